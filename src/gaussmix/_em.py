@@ -1,0 +1,246 @@
+"""The EM loop: one pass over the data per iteration, convergence, restarts.
+
+Each iteration is ``stats = merge(kernel(block, params) for block in blocks)``
+followed by ``params = m_step(stats)``. The E-step's log-likelihood is that of
+the parameters going *into* the iteration, so ``lower_bound_`` means what it
+means in scikit-learn: the mean log-likelihood of the last E-step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._suffstats import SuffStats
+from .covariance import CovarianceModel, Repair
+
+__all__ = ["EMResult", "MixtureParams", "fit_em", "m_step", "params_log_norm"]
+
+
+@dataclass(frozen=True)
+class MixtureParams:
+    """Parameters of a Gaussian mixture, float64, shapes as in scikit-learn.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray, shape given by the covariance model
+    precisions_chol : ndarray, same shape as ``covariances``
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_chol: np.ndarray
+
+
+@dataclass
+class EMResult:
+    """Outcome of :func:`fit_em` for the best of its starts."""
+
+    params: MixtureParams
+    lower_bound: float
+    lower_bounds: list[float]
+    n_iter: int
+    converged: bool
+    repairs: list[tuple[int, Repair]] = field(default_factory=list)
+
+
+def params_log_norm(params: MixtureParams, model: CovarianceModel) -> np.ndarray:
+    """log weight_k + log det(precision_chol_k) - D/2 log(2 pi), shape (n_components,)."""
+    n_components, n_features = params.means.shape
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(params.weights)
+    log_det = model.log_det_cholesky(params.precisions_chol, n_components, n_features)
+    return log_weights + log_det - 0.5 * n_features * math.log(2 * math.pi)
+
+
+def estep_stats(backend, kernel, model: CovarianceModel, params: MixtureParams) -> SuffStats:
+    """One pass over the data: E-step under ``params`` and the merged statistics."""
+    n_components, n_features = params.means.shape
+    precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
+    log_norm = params_log_norm(params, model)
+
+    def block_stats(X_block, w_block):
+        n_k, mean_k, scatter_k, log_likelihood = kernel.estep_stats(
+            X_block, w_block, params.means, precisions, log_norm, model.form, model.scatter
+        )
+        weight_sum = X_block.shape[0] if w_block is None else float(np.sum(w_block))
+        return SuffStats(n_k, mean_k, scatter_k, log_likelihood, weight_sum, X_block.shape[0])
+
+    return SuffStats.merge_all(backend.map(block_stats, threads=kernel.releases_gil))
+
+
+def m_step(
+    stats: SuffStats,
+    model: CovarianceModel,
+    reg: np.ndarray,
+    eps10: float,
+    scale: Callable[[], np.ndarray],
+    previous: MixtureParams | None = None,
+    weight_total: float | None = None,
+) -> tuple[MixtureParams, list[Repair]]:
+    """New parameters from sufficient statistics.
+
+    Follows scikit-learn's estimator exactly (soft counts offset by ``10 * eps``
+    of the data's dtype) so that the same start gives the same numbers, and then
+    repairs what scikit-learn would abort on.
+
+    Parameters
+    ----------
+    stats : SuffStats
+    model : CovarianceModel
+    reg : ndarray of shape (n_features,)
+        Added to the diagonal of every covariance.
+    eps10 : float
+        ``10 * np.finfo(dtype).eps`` for the data's dtype.
+    scale : callable
+        Returns the data's per-feature variance (only called for repairs).
+    previous : MixtureParams or None
+        Parameters going into this M-step; an empty component keeps its mean and
+        covariance from here (from the data's overall mean when None).
+    weight_total : float or None
+        Divide soft counts by this instead of their sum (scikit-learn's
+        initialisation divides by the number of samples).
+
+    Returns
+    -------
+    params : MixtureParams
+    repairs : list of Repair
+    """
+    n_k = stats.n_k + eps10
+    weights = n_k / (n_k.sum() if weight_total is None else weight_total)
+    means = stats.mean_k * (stats.n_k / n_k)[:, None]
+    covariances = model.m_step(n_k, stats.scatter_k, reg)
+    repairs = []
+    empty = np.flatnonzero(stats.n_k < eps10)
+    for k in empty:
+        if previous is not None:
+            means[k] = previous.means[k]
+            if model.per_component:
+                covariances[k] = previous.covariances[k]
+        else:
+            means[k] = stats.total()[1]
+        repairs.append(Repair(int(k), "kept", float(stats.n_k[k])))
+    covariances, regularised = model.repair(covariances, scale)
+    repairs.extend(regularised)
+    precisions_chol = model.precisions_cholesky(covariances)
+    return MixtureParams(weights, means, covariances, precisions_chol), repairs
+
+
+class _Printer:
+    """Progress messages in scikit-learn's format (``verbose`` 1 or >= 2)."""
+
+    def __init__(self, verbose: int, interval: int) -> None:
+        self.verbose, self.interval = verbose, interval
+        self._init_time = self._iter_time = time.time()
+
+    def init_begin(self, index: int) -> None:
+        if self.verbose >= 1:
+            print(f"Initialization {index}")
+            self._init_time = self._iter_time = time.time()
+
+    def iteration(self, n_iter: int, change: float) -> None:
+        if self.verbose < 1 or n_iter % self.interval:
+            return
+        if self.verbose == 1:
+            print(f"  Iteration {n_iter}")
+        else:
+            now = time.time()
+            print(
+                f"  Iteration {n_iter}\t time lapse {now - self._iter_time:.5f}s\t "
+                f"ll change {change:.5f}"
+            )
+            self._iter_time = now
+
+    def init_end(self, lower_bound: float, converged: bool) -> None:
+        message = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {message}.")
+        elif self.verbose >= 2:
+            elapsed = time.time() - self._init_time
+            print(
+                f"Initialization {message}. time lapse {elapsed:.5f}s\t "
+                f"lower bound {lower_bound:.5f}."
+            )
+
+
+def fit_em(
+    backend,
+    kernel,
+    model: CovarianceModel,
+    initialize: Callable[[], tuple[MixtureParams, list[Repair]]],
+    *,
+    n_init: int,
+    tol: float,
+    max_iter: int,
+    reg: np.ndarray,
+    eps10: float,
+    scale: Callable[[], np.ndarray],
+    start_lower_bound: float = -np.inf,
+    verbose: int = 0,
+    verbose_interval: int = 10,
+) -> EMResult:
+    """Run EM from ``n_init`` starts and keep the one with the best lower bound.
+
+    Parameters
+    ----------
+    backend : InMemoryBackend
+    kernel : namespace from :func:`gaussmix.kernels.get_kernel`
+    model : CovarianceModel
+    initialize : callable
+        Returns the initial parameters (and any repairs made to them); called once
+        per start, drawing from the caller's random state.
+    n_init, tol, max_iter, verbose, verbose_interval
+        As in scikit-learn.
+    reg, eps10, scale
+        See :func:`m_step`.
+    start_lower_bound : float
+        Lower bound before the first iteration (a warm start passes the previous one).
+
+    Returns
+    -------
+    EMResult
+    """
+    printer = _Printer(verbose, verbose_interval)
+    best: EMResult | None = None
+    for index in range(n_init):
+        printer.init_begin(index)
+        params, init_repairs = initialize()
+        repairs = [(0, r) for r in init_repairs]
+        lower_bound = start_lower_bound
+        lower_bounds: list[float] = []
+        converged = False
+        n_iter = 0
+        for n_iter in range(1, max_iter + 1):
+            previous_bound = lower_bound
+            stats = estep_stats(backend, kernel, model, params)
+            lower_bound = stats.log_likelihood / stats.weight_sum
+            if not math.isfinite(lower_bound):
+                raise FloatingPointError(
+                    f"The log-likelihood became {lower_bound} at iteration {n_iter}. "
+                    "Check the data for extreme values, scale the features, or use "
+                    "reg_covar='auto'."
+                )
+            params, step_repairs = m_step(stats, model, reg, eps10, scale, previous=params)
+            repairs.extend((n_iter, r) for r in step_repairs)
+            lower_bounds.append(lower_bound)
+            change = lower_bound - previous_bound
+            printer.iteration(n_iter, change)
+            if abs(change) < tol:
+                converged = True
+                break
+        if max_iter == 0:
+            # scikit-learn keeps the (last) initial parameters and no lower bound.
+            best = EMResult(params, -np.inf, [], 0, False, repairs)
+            continue
+        printer.init_end(lower_bound, converged)
+        if best is None or lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+            best = EMResult(params, lower_bound, lower_bounds, n_iter, converged, repairs)
+    assert best is not None
+    return best

@@ -1,0 +1,107 @@
+"""Initial responsibilities, turned into sufficient statistics block by block.
+
+Each method consumes ``random_state`` exactly as scikit-learn's does, so the same
+seed gives the same start (and the same fitted model) as
+``sklearn.mixture.GaussianMixture``. Sample weights are honoured: k-means and
+k-means++ are run with them, and ``random_from_data`` draws rows in proportion
+to their weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus
+
+from ._suffstats import SuffStats
+
+__all__ = ["INIT_METHODS", "initial_stats"]
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def _stats(kernel, X, sample_weight, resp, scatter) -> SuffStats:
+    n_k, mean_k, scatter_k = kernel.resp_stats(X, sample_weight, resp, scatter)
+    weight_sum = float(X.shape[0] if sample_weight is None else np.sum(sample_weight))
+    return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X.shape[0])
+
+
+def _one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
+    resp = np.zeros((labels.shape[0], n_components))
+    resp[np.arange(labels.shape[0]), labels] = 1.0
+    return resp
+
+
+def _selected_rows_stats(backend, kernel, indices, scatter) -> SuffStats:
+    """Statistics where component k holds only row ``indices[k]``."""
+    weight = None if backend.sample_weight is None else backend.sample_weight[indices]
+    return _stats(kernel, backend.X[indices], weight, np.eye(len(indices)), scatter)
+
+
+def initial_stats(
+    method: str,
+    backend,
+    kernel,
+    scatter: str,
+    n_components: int,
+    random_state: np.random.RandomState,
+) -> SuffStats:
+    """Sufficient statistics of the initial responsibilities.
+
+    Parameters
+    ----------
+    method : {"kmeans", "k-means++", "random", "random_from_data"}
+    backend : InMemoryBackend
+        The data, read in row blocks.
+    kernel : namespace
+        From :func:`gaussmix.kernels.get_kernel`.
+    scatter : {"full", "diag"}
+        Scatter statistics wanted by the covariance model.
+    n_components : int
+    random_state : RandomState
+
+    Returns
+    -------
+    stats : SuffStats
+        For ``"kmeans"`` and ``"random"`` each row's responsibilities sum to one;
+        for ``"k-means++"`` and ``"random_from_data"`` component k holds a single
+        chosen row.
+    """
+    X, sample_weight = backend.X, backend.sample_weight
+    if method == "kmeans":
+        labels = (
+            KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
+            .fit(X, sample_weight=sample_weight)
+            .labels_
+        )
+        start = 0
+        parts = []
+        for X_block, w_block in backend.blocks():
+            stop = start + X_block.shape[0]
+            parts.append(
+                _stats(kernel, X_block, w_block, _one_hot(labels[start:stop], n_components), scatter)
+            )
+            start = stop
+        return SuffStats.merge_all(parts)
+    if method == "random":
+        # Drawn block after block from one stream: identical to drawing the whole
+        # (n_samples, n_components) array at once, without holding it.
+        parts = []
+        for X_block, w_block in backend.blocks():
+            resp = random_state.uniform(size=(X_block.shape[0], n_components))
+            resp /= resp.sum(axis=1)[:, None]
+            parts.append(_stats(kernel, X_block, w_block, resp, scatter))
+        return SuffStats.merge_all(parts)
+    if method == "k-means++":
+        _, indices = kmeans_plusplus(
+            X, n_components, random_state=random_state, sample_weight=sample_weight
+        )
+        return _selected_rows_stats(backend, kernel, indices, scatter)
+    if method == "random_from_data":
+        n_rows = X.shape[0]
+        if sample_weight is None:
+            indices = random_state.choice(n_rows, size=n_components, replace=False)
+        else:
+            p = np.asarray(sample_weight, dtype=np.float64)
+            indices = random_state.choice(n_rows, size=n_components, replace=False, p=p / p.sum())
+        return _selected_rows_stats(backend, kernel, indices, scatter)
+    raise ValueError(f"init_params must be one of {INIT_METHODS}, got {method!r}.")

@@ -1,0 +1,584 @@
+"""``GaussianMixture``: the scikit-learn drop-in on the sufficient-statistics engine."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _validation as check
+from ._em import MixtureParams, fit_em, m_step, params_log_norm
+from ._init import INIT_METHODS, initial_stats
+from ._suffstats import SuffStats
+from .backends import resolve
+from .covariance import CovarianceModel, Repair, get_covariance_model
+from .covariance._base import RIDGE_FRACTION
+from .exceptions import DegenerateComponentWarning
+from .kernels import KERNEL_NAMES, get_kernel
+
+__all__ = ["GaussianMixture"]
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model fitted by EM over sufficient statistics.
+
+    A drop-in for :class:`sklearn.mixture.GaussianMixture`: the same parameters
+    with the same defaults, the same fitted attributes and methods, and the same
+    numbers from the same start. The EM runs as one pass over row blocks per
+    iteration, accumulating per-component soft counts, means and centred scatter;
+    no array of size ``n_samples x n_components`` is held beyond one block.
+
+    Beyond scikit-learn: ``fit`` takes ``sample_weight``; ``reg_covar="auto"``
+    scales the regularisation to each feature's variance; and where scikit-learn
+    aborts with "ill-defined empirical covariance" the fit repairs the component
+    and warns (:class:`gaussmix.DegenerateComponentWarning`).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Structure of the covariances: ``"full"`` (each component its own general
+        matrix), ``"tied"`` (one general matrix shared by all components),
+        ``"diag"`` (each component its own diagonal matrix), ``"spherical"``
+        (each component a single variance). mclust's names ``"VVV"``, ``"EEE"``,
+        ``"VVI"`` and ``"VII"`` are accepted as aliases.
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood changes by less than ``tol``.
+    reg_covar : float or "auto", default=1e-6
+        Non-negative value added to the diagonal of every covariance. ``"auto"``
+        adds ``1e-6`` times each feature's (weighted) variance instead, so the
+        regularisation follows the data's own scale (data with features of scale
+        1e-6 or 1e9 then fit as well as standardised data).
+    max_iter : int, default=100
+        The maximum number of EM iterations per initialisation.
+    n_init : int, default=1
+        The number of initialisations; the one with the best lower bound is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How initial responsibilities are chosen: hard k-means labels, k-means++
+        seeds, random responsibilities, or random data points as means. With
+        ``sample_weight`` the k-means methods use the weights and
+        ``"random_from_data"`` draws rows in proportion to their weight.
+    weights_init : array-like of shape (n_components,), default=None
+        Initial weights; drawn with ``init_params`` when None.
+    means_init : array-like of shape (n_components, n_features), default=None
+        Initial means; drawn with ``init_params`` when None.
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances); drawn with ``init_params`` when
+        None. Shape ``(n_components,)`` for "spherical", ``(n_features, n_features)``
+        for "tied", ``(n_components, n_features)`` for "diag" and
+        ``(n_components, n_features, n_features)`` for "full".
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and :meth:`sample`.
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints each initialisation and iteration; 2 adds timings and the change
+        of the log-likelihood.
+    verbose_interval : int, default=10
+        Iterations between two messages.
+    block_size : int or None, default=None
+        Rows per block of the EM pass; None chooses from the problem's shape. The
+        result does not depend on it (to rounding).
+    kernel : {"auto", "numpy", "numba"}, default="auto"
+        The E-step kernel: the fused numba kernel, or the NumPy reference.
+        ``"auto"`` uses numba when it can be imported.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        Mixing proportions.
+    means_ : ndarray of shape (n_components, n_features)
+        Component means.
+    covariances_ : ndarray
+        Component covariances; shape as for ``precisions_init``.
+    precisions_ : ndarray
+        Inverses of the covariances; same shape as ``covariances_``.
+    precisions_cholesky_ : ndarray
+        Upper-triangular Cholesky factors ``P`` of the precisions (``P @ P.T`` is
+        the precision), or the square roots of diagonal/spherical precisions.
+    converged_ : bool
+        Whether the best initialisation converged.
+    n_iter_ : int
+        EM iterations run by the best initialisation.
+    lower_bound_ : float
+        Mean log-likelihood (weighted by ``sample_weight``) at the E-step of the
+        last iteration of the best initialisation.
+    lower_bounds_ : list of float
+        ``lower_bound_`` at every iteration of the best initialisation.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during ``fit``, when ``X`` had string column names.
+
+    Notes
+    -----
+    Arrays keep the input's floating dtype: float32 data give float32 attributes
+    and outputs. Statistics are accumulated in float64 whatever the input dtype.
+
+    Sample weights are frequency weights: an integer weight is the same as
+    repeating the row, and a zero weight the same as removing it. ``score``,
+    ``aic`` and ``bic`` take ``sample_weight`` too, with the number of samples
+    taken as the sum of the weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussmix import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> gm.means_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    >>> gm.predict([[0, 0], [12, 3]])
+    array([1, 0])
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        block_size=None,
+        kernel="auto",
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.block_size = block_size
+        self.kernel = kernel
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the model's parameters with the EM algorithm.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data: a NumPy array (any real dtype; integers become float64),
+            a pandas or polars DataFrame, or a (read-only) memory map.
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative frequency weights; None gives every row weight 1.
+
+        Returns
+        -------
+        self : GaussianMixture
+            The fitted estimator.
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit the model and return the component label of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Same as ``fit(X).predict(X)``.
+        """
+        self._fit(X, sample_weight)
+        return self.predict(X)
+
+    def _check_params(self) -> CovarianceModel:
+        check.check_scalar_param(self.n_components, "n_components", Integral, minimum=1)
+        model = get_covariance_model(self.covariance_type)
+        check.check_scalar_param(self.tol, "tol", Real, minimum=0)
+        check.check_scalar_param(self.reg_covar, "reg_covar", Real, minimum=0, options=("auto",))
+        check.check_scalar_param(self.max_iter, "max_iter", Integral, minimum=0)
+        check.check_scalar_param(self.n_init, "n_init", Integral, minimum=1)
+        check.check_option(self.init_params, "init_params", INIT_METHODS)
+        check.check_bool_param(self.warm_start, "warm_start")
+        check.check_scalar_param(self.verbose, "verbose", Integral, minimum=0)
+        check.check_scalar_param(self.verbose_interval, "verbose_interval", Integral, minimum=1)
+        check.check_scalar_param(
+            self.block_size, "block_size", Integral, minimum=1, allow_none=True
+        )
+        check.check_option(self.kernel, "kernel", KERNEL_NAMES)
+        return model
+
+    def _fit(self, X, sample_weight) -> None:
+        model = self._check_params()
+        warm = self.warm_start and hasattr(self, "converged_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        n_components = self.n_components
+        if n_samples < n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {n_components}, "
+                f"n_samples = {n_samples}; reduce n_components or give more rows."
+            )
+        weight = check.check_sample_weight(sample_weight, n_samples, n_components)
+        weights_init = means_init = precisions_init = None
+        if self.weights_init is not None:
+            weights_init = check.check_init_weights(self.weights_init, n_components)
+        if self.means_init is not None:
+            means_init = check.check_init_means(self.means_init, n_components, n_features)
+        if self.precisions_init is not None:
+            precisions_init = check.check_init_precisions(
+                self.precisions_init, model, n_components, n_features
+            )
+        if warm and self.means_.shape != (n_components, n_features):
+            raise ValueError(
+                f"warm_start=True but the fitted model has means of shape {self.means_.shape} "
+                f"and X has {n_features} features with n_components={n_components}; "
+                "set warm_start=False to fit from scratch."
+            )
+
+        kernel = get_kernel(self.kernel)
+        backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
+        eps10 = 10 * float(np.finfo(X.dtype).eps)
+        scale = _DataScale(backend, kernel)
+        reg = (
+            RIDGE_FRACTION * scale()
+            if isinstance(self.reg_covar, str)
+            else np.full(n_features, float(self.reg_covar))
+        )
+        random_state = check_random_state(self.random_state)
+
+        def initialize() -> tuple[MixtureParams, list[Repair]]:
+            if warm:
+                return self._params(), []
+            params, repairs = None, []
+            if weights_init is None or means_init is None or precisions_init is None:
+                stats = initial_stats(
+                    self.init_params, backend, kernel, model.scatter, n_components, random_state
+                )
+                params, repairs = m_step(
+                    stats, model, reg, eps10, scale, weight_total=backend.weight_sum
+                )
+            return _override(params, model, weights_init, means_init, precisions_init), repairs
+
+        result = fit_em(
+            backend,
+            kernel,
+            model,
+            initialize,
+            n_init=1 if warm else self.n_init,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            reg=reg,
+            eps10=eps10,
+            scale=scale,
+            start_lower_bound=self.lower_bound_ if warm else -np.inf,
+            verbose=self.verbose,
+            verbose_interval=self.verbose_interval,
+        )
+        _warn_repairs(result.repairs, model)
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self._set_params(result.params, model, X.dtype)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.lower_bound_ = float(result.lower_bound)
+        self.lower_bounds_ = [float(b) for b in result.lower_bounds]
+
+    def _set_params(self, params: MixtureParams, model: CovarianceModel, dtype) -> None:
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = params.means.astype(dtype)
+        self.covariances_ = params.covariances.astype(dtype)
+        self.precisions_cholesky_ = params.precisions_chol.astype(dtype)
+        self.precisions_ = model.precisions(params.precisions_chol).astype(dtype)
+
+    def _params(self) -> MixtureParams:
+        """The fitted parameters as float64."""
+        return MixtureParams(
+            np.asarray(self.weights_, dtype=np.float64),
+            np.asarray(self.means_, dtype=np.float64),
+            np.asarray(self.covariances_, dtype=np.float64),
+            np.asarray(self.precisions_cholesky_, dtype=np.float64),
+        )
+
+    # --------------------------------------------------------------- inference
+
+    def _validate_for_inference(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def _blocks_log_prob_resp(self, X):
+        """Yield ``(log p(x), log_resp)`` per row block of validated ``X``."""
+        model = get_covariance_model(self.covariance_type)
+        params = self._params()
+        n_components, n_features = params.means.shape
+        precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
+        log_norm = params_log_norm(params, model)
+        kernel = get_kernel("numpy")
+        backend = resolve(X, None, n_components=n_components, block_size=self.block_size)
+        for X_block, _ in backend.blocks():
+            yield kernel.log_prob_resp(X_block, params.means, precisions, log_norm, model.form)
+
+    def _out_dtype(self, X) -> np.dtype:
+        return np.result_type(X.dtype, self.means_.dtype)
+
+    def score_samples(self, X):
+        """Log-likelihood of each sample under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            log p(x_i), in the dtype of ``X`` and of the fitted parameters.
+        """
+        X = self._validate_for_inference(X)
+        parts = [log_prob for log_prob, _ in self._blocks_log_prob_resp(X)]
+        return np.concatenate(parts).astype(self._out_dtype(X), copy=False)
+
+    def predict(self, X):
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._validate_for_inference(X)
+        return np.concatenate(
+            [np.argmax(log_resp, axis=1) for _, log_resp in self._blocks_log_prob_resp(X)]
+        )
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Rows sum to one.
+        """
+        X = self._validate_for_inference(X)
+        resp = np.empty((X.shape[0], self.n_components), dtype=self._out_dtype(X))
+        start = 0
+        for _, log_resp in self._blocks_log_prob_resp(X):
+            stop = start + log_resp.shape[0]
+            resp[start:stop] = np.exp(log_resp)
+            start = stop
+        return resp
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood of the samples, weighted by ``sample_weight``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        log_likelihood : float
+            sum_i w_i log p(x_i) / sum_i w_i.
+        """
+        log_prob = self.score_samples(X).astype(np.float64)
+        weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
+        if weight is None:
+            return float(np.mean(log_prob))
+        return float(weight @ log_prob / weight.sum())
+
+    def _n_samples(self, X, sample_weight) -> float:
+        if sample_weight is None:
+            return float(np.shape(X)[0])
+        return float(np.sum(check.check_sample_weight(sample_weight, np.shape(X)[0], 1)))
+
+    def _n_parameters(self) -> int:
+        """Number of free parameters of the model."""
+        n_features = self.means_.shape[1]
+        model = get_covariance_model(self.covariance_type)
+        return model.n_parameters(self.n_components, n_features)
+
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion (lower is better).
+
+        ``-2 log L + p log n``, with n the number of samples (the sum of
+        ``sample_weight`` when given) and p the number of free parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        bic : float
+        """
+        n = self._n_samples(X, sample_weight)
+        log_likelihood = self.score(X, sample_weight=sample_weight) * n
+        return -2 * log_likelihood + self._n_parameters() * math.log(n)
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion (lower is better): ``-2 log L + 2 p``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        aic : float
+        """
+        n = self._n_samples(X, sample_weight)
+        log_likelihood = self.score(X, sample_weight=sample_weight) * n
+        return -2 * log_likelihood + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        With the same ``random_state`` the draws equal scikit-learn's.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Samples, in the dtype of the fitted parameters.
+        y : ndarray of shape (n_samples,)
+            The component each sample was drawn from.
+        """
+        check_is_fitted(self)
+        check.check_scalar_param(n_samples, "n_samples", Integral)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
+                "least one sample."
+            )
+        model = get_covariance_model(self.covariance_type)
+        params = self._params()
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, params.weights)
+        X = model.sample(rng, params.means, params.covariances, counts)
+        y = np.repeat(np.arange(self.n_components), counts)
+        return X.astype(self.means_.dtype, copy=False), y
+
+
+class _DataScale:
+    """Each feature's weighted variance, computed by one data pass on first use."""
+
+    def __init__(self, backend, kernel) -> None:
+        self._backend, self._kernel = backend, kernel
+        self._value: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._value is None:
+            parts = []
+            for X_block, w_block in self._backend.blocks():
+                ones = np.ones((X_block.shape[0], 1))
+                n_k, mean_k, scatter_k = self._kernel.resp_stats(X_block, w_block, ones, "diag")
+                parts.append(SuffStats(n_k, mean_k, scatter_k, 0.0, float(n_k[0]), len(ones)))
+            stats = SuffStats.merge_all(parts)
+            self._value = _positive_scale(stats.scatter_k[0] / stats.n_k[0], stats.mean_k[0])
+        return self._value
+
+
+def _positive_scale(variance: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Replace zero variances (constant features) by a scale that is still positive."""
+    positive = variance[variance > 0]
+    fallback = positive.mean() if positive.size else max(float(np.mean(mean**2)), 1.0)
+    return np.where(variance > 0, variance, fallback)
+
+
+def _override(
+    params: MixtureParams | None,
+    model: CovarianceModel,
+    weights_init: np.ndarray | None,
+    means_init: np.ndarray | None,
+    precisions_init: np.ndarray | None,
+) -> MixtureParams:
+    """Replace initial parameters by those the user gave."""
+    weights = weights_init if weights_init is not None else params.weights
+    means = means_init if means_init is not None else params.means
+    if precisions_init is not None:
+        precisions_chol = model.precisions_cholesky_from_precisions(precisions_init)
+        covariances = model.covariances_from_precisions(precisions_init)
+    else:
+        precisions_chol, covariances = params.precisions_chol, params.covariances
+    return MixtureParams(weights, means, covariances, precisions_chol)
+
+
+def _warn_repairs(repairs: list[tuple[int, Repair]], model: CovarianceModel) -> None:
+    """One DegenerateComponentWarning per component and action, naming what was done."""
+    seen: dict[tuple[int | None, str], list[int]] = {}
+    details: dict[tuple[int | None, str], Repair] = {}
+    for iteration, repair in repairs:
+        key = (repair.component, repair.action)
+        seen.setdefault(key, []).append(iteration)
+        details.setdefault(key, repair)
+    for key, iterations in seen.items():
+        repair = details[key]
+        where = "initialisation" if iterations[0] == 0 else f"iteration {iterations[0]}"
+        if len(iterations) > 1:
+            where += f" (and {len(iterations) - 1} later iteration(s))"
+        who = (
+            f"The shared ({model.name}) covariance"
+            if repair.component is None
+            else f"Component {repair.component}"
+        )
+        if repair.action == "kept":
+            message = (
+                f"{who} is empty at {where}: its responsibilities sum to {repair.amount:.3g}. "
+                "It kept its previous mean and covariance, with a weight of about zero. "
+                "Reduce n_components or try another init_params or random_state."
+            )
+        else:
+            message = (
+                f"{who} had a singular covariance at {where} (duplicated or collapsed "
+                "points, or a feature constant within the component); added up to "
+                f"{repair.amount:.3g} to its diagonal ({RIDGE_FRACTION:g} of each feature's "
+                "variance, times 10 until positive definite) so the fit could go on. "
+                "Increase reg_covar, use reg_covar='auto', or reduce n_components."
+            )
+        warnings.warn(message, DegenerateComponentWarning, stacklevel=4)

@@ -1,0 +1,157 @@
+"""Checks of hyperparameters, sample weights and user-given initial parameters.
+
+Every error names the parameter, what was expected, what came in, and the fix.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+from .exceptions import InvalidParameterError
+
+__all__ = [
+    "check_bool_param",
+    "check_init_means",
+    "check_init_precisions",
+    "check_init_weights",
+    "check_option",
+    "check_sample_weight",
+    "check_scalar_param",
+]
+
+
+def check_scalar_param(
+    value,
+    name: str,
+    kind: type,
+    *,
+    minimum: float | None = None,
+    allow_none: bool = False,
+    options: tuple[str, ...] = (),
+) -> None:
+    """Raise InvalidParameterError unless ``value`` is a number of ``kind`` >= ``minimum``.
+
+    ``kind`` is ``numbers.Integral`` or ``numbers.Real``; ``options`` lists strings
+    also accepted, and ``allow_none`` accepts None.
+    """
+    if (value is None and allow_none) or (isinstance(value, str) and value in options):
+        return
+    if not isinstance(value, kind) or isinstance(value, bool | np.bool_):
+        expected = "an integer" if kind is Integral else "a real number"
+        alternatives = [repr(o) for o in options] + (["None"] if allow_none else [])
+        extra = f" (or {', '.join(alternatives)})" if alternatives else ""
+        raise InvalidParameterError(
+            f"{name} must be {expected}{extra}; got {value!r} of type {type(value).__name__}."
+        )
+    if minimum is not None and not value >= minimum:
+        raise InvalidParameterError(f"{name} must be >= {minimum}; got {value!r}.")
+
+
+def check_option(value, name: str, options: tuple[str, ...]) -> None:
+    """Raise InvalidParameterError unless ``value`` is one of the string ``options``."""
+    if not (isinstance(value, str) and value in options):
+        valid = ", ".join(repr(o) for o in options)
+        raise InvalidParameterError(f"{name} must be one of {valid}; got {value!r}.")
+
+
+def check_bool_param(value, name: str) -> None:
+    """Raise InvalidParameterError unless ``value`` is a boolean."""
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidParameterError(f"{name} must be True or False; got {value!r}.")
+
+
+def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.ndarray | None:
+    """Validate ``sample_weight`` for ``fit``: shape (n_samples,), finite, >= 0, not all zero.
+
+    Returns a float64 copy (the caller's array is never modified), or None.
+    """
+    if sample_weight is None:
+        return None
+    try:
+        weight = np.array(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"sample_weight must be an array of numbers, one per row of X; could not "
+            f"convert it to floats ({exc})."
+        ) from None
+    if weight.ndim == 0:
+        weight = np.full(n_samples, float(weight))
+    if weight.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per row of X; "
+            f"got shape {weight.shape}."
+        )
+    if not np.all(np.isfinite(weight)):
+        raise ValueError(
+            "sample_weight contains NaN or infinity; give every row a finite weight "
+            "(use 0 to ignore a row)."
+        )
+    if np.any(weight < 0):
+        raise ValueError(
+            f"sample_weight must be non-negative; got {int(np.sum(weight < 0))} negative "
+            f"weight(s), the smallest {weight.min():g}."
+        )
+    n_positive = int(np.count_nonzero(weight))
+    if n_positive == 0:
+        raise ValueError(
+            "sample_weight is all zero: at least one row needs a weight above zero."
+        )
+    if n_positive < n_components:
+        raise ValueError(
+            f"Expected at least n_components={n_components} rows with a non-zero "
+            f"sample_weight, but got {n_positive}; reduce n_components or give more "
+            "rows a positive weight."
+        )
+    return weight
+
+
+def check_init_weights(weights, n_components: int) -> np.ndarray:
+    """Validate ``weights_init``: shape (n_components,), in [0, 1], summing to 1."""
+    weights = _as_float_array(weights, "weights_init")
+    if weights.shape != (n_components,):
+        raise ValueError(
+            f"The parameter 'weights' should have the shape of ({n_components},), but got "
+            f"{weights.shape}: weights_init needs one weight per component."
+        )
+    if np.any(weights < 0) or np.any(weights > 1):
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got max value "
+            f"{weights.max():.5f}, min value {weights.min():.5f}."
+        )
+    if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-6):
+        raise ValueError(
+            "The parameter 'weights' should be normalized, but got sum(weights) = "
+            f"{weights.sum():.5f}; divide weights_init by its sum."
+        )
+    return weights
+
+
+def check_init_means(means, n_components: int, n_features: int) -> np.ndarray:
+    """Validate ``means_init``: shape (n_components, n_features), finite."""
+    means = _as_float_array(means, "means_init")
+    if means.shape != (n_components, n_features):
+        raise ValueError(
+            f"The parameter 'means' should have the shape of ({n_components}, {n_features}), "
+            f"but got {means.shape}: means_init needs one row per component and one "
+            "column per feature of X."
+        )
+    return means
+
+
+def check_init_precisions(precisions, model, n_components: int, n_features: int) -> np.ndarray:
+    """Validate ``precisions_init`` for the covariance model (shape, symmetric, positive)."""
+    precisions = _as_float_array(precisions, "precisions_init")
+    model.check_precisions(precisions, n_components, n_features)
+    return precisions
+
+
+def _as_float_array(value, name: str) -> np.ndarray:
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of numbers; got {value!r} ({exc}).") from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinity; every entry must be finite.")
+    return array

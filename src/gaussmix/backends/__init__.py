@@ -1,0 +1,24 @@
+"""Where row blocks run. The backend is chosen once, at the edge of ``fit``."""
+
+from __future__ import annotations
+
+from ._inmemory import InMemoryBackend, default_block_size
+
+__all__ = ["InMemoryBackend", "default_block_size", "resolve"]
+
+
+def resolve(X, sample_weight, *, n_components: int, block_size: int | None = None):
+    """Return the backend for validated data ``X`` (n_samples, n_features).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+    n_components : int
+        Used to size the default blocks.
+    block_size : int or None
+        Rows per block; None picks a size from the problem's shape.
+    """
+    if block_size is None:
+        block_size = default_block_size(X.shape[0], n_components, X.shape[1])
+    return InMemoryBackend(X, sample_weight, block_size)

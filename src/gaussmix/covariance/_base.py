@@ -1,0 +1,242 @@
+"""The covariance-model interface and helpers shared by the models."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+__all__ = ["CovarianceModel", "Repair"]
+
+# A Cholesky factor whose smallest squared pivot is below this fraction of the
+# matching diagonal entry belongs to a numerically singular matrix: its precision
+# would be ~1e13 times the variance scale and the likelihood would be driven by
+# round-off. Such matrices are regularised rather than trusted.
+PIVOT_TOL = 1e-13
+
+# Regularisation applied to a degenerate covariance: this fraction of each
+# feature's variance in the data (what reg_covar="auto" applies everywhere),
+# multiplied by 10 until the matrix is positive definite.
+RIDGE_FRACTION = 1e-6
+_MAX_RIDGE_STEPS = 12
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What was done to a degenerate component during an M-step.
+
+    Attributes
+    ----------
+    component : int or None
+        Index of the component, or None for a covariance shared by all components.
+    action : {"regularised", "kept"}
+        ``"regularised"``: a ridge was added to the covariance's diagonal;
+        ``"kept"``: the component was empty and kept its previous mean and covariance.
+    amount : float
+        For ``"regularised"``, the largest value added to the diagonal; for
+        ``"kept"``, the component's soft count.
+    """
+
+    component: int | None
+    action: str
+    amount: float
+
+
+def cholesky_or_none(matrix: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of a symmetric matrix, or None if it is not numerically SPD."""
+    if not np.all(np.isfinite(matrix)):
+        return None
+    diag = np.diag(matrix)
+    if np.any(diag <= 0):
+        return None
+    try:
+        chol = linalg.cholesky(matrix, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    if np.min(np.diag(chol) ** 2 / diag) < PIVOT_TOL:
+        return None
+    return chol
+
+
+def repair_matrix(matrix: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, float]:
+    """Add ``RIDGE_FRACTION * scale`` (times 10 per try) to the diagonal until SPD.
+
+    A matrix with non-finite entries is replaced by ``diag(scale)`` first.
+    Returns the repaired matrix and the largest value added to its diagonal.
+    """
+    if not np.all(np.isfinite(matrix)):
+        matrix = np.diag(scale)
+    ridge = RIDGE_FRACTION * scale
+    for _ in range(_MAX_RIDGE_STEPS):
+        candidate = matrix + np.diag(ridge)
+        if cholesky_or_none(candidate) is not None:
+            return candidate, float(ridge.max())
+        ridge = ridge * 10.0
+    # Only reachable for pathological input; the data's own variance is SPD.
+    return np.diag(scale), float(scale.max())
+
+
+def precision_cholesky_from_covariance(covariance: np.ndarray) -> np.ndarray:
+    """Upper-triangular P with P P^T = inv(covariance), as scikit-learn stores it."""
+    chol = linalg.cholesky(covariance, lower=True, check_finite=False)
+    eye = np.eye(covariance.shape[0])
+    return linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
+
+
+def precision_cholesky_from_precision(precision: np.ndarray) -> np.ndarray:
+    """Upper-triangular P with P P^T = precision (Cholesky of the flipped matrix)."""
+    flipped = precision[::-1, ::-1]
+    return linalg.cholesky(flipped, lower=True, check_finite=False)[::-1, ::-1].copy()
+
+
+def check_spd(matrix: np.ndarray, what: str) -> None:
+    """Raise a ValueError naming ``what`` unless ``matrix`` is symmetric positive definite."""
+    if not np.allclose(matrix, matrix.T, rtol=1e-5, atol=1e-8 * np.abs(matrix).max()):
+        raise ValueError(f"{what} should be symmetric, but it is not.")
+    if np.any(np.linalg.eigvalsh(matrix) <= 0):
+        raise ValueError(
+            f"{what} should be positive definite, but it has a non-positive eigenvalue."
+        )
+
+
+class CovarianceModel(ABC):
+    """One covariance structure: its M-step, precisions, log-determinants, sampling.
+
+    The EM loop and the estimator never branch on a model's name; everything that
+    depends on the structure lives on the model object. All arrays handed to and
+    returned by these methods are float64.
+
+    Attributes
+    ----------
+    name : str
+        The scikit-learn name ("full", "tied", "diag", "spherical").
+    mclust_name : str
+        mclust's three-letter name.
+    scatter : {"full", "diag"}
+        Which scatter statistics the M-step needs.
+    form : {"full", "diag"}
+        How the kernel receives precision factors: (K, D, D) or (K, D).
+    per_component : bool
+        Whether ``covariances[k]`` is component k's own covariance (False when
+        one covariance is shared by all components).
+    """
+
+    name: str
+    mclust_name: str
+    scatter: str
+    form: str
+    per_component: bool
+
+    @abstractmethod
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
+        """Shape of ``covariances_``, ``precisions_`` and ``precisions_cholesky_``."""
+
+    @abstractmethod
+    def m_step(self, n_k: np.ndarray, scatter_k: np.ndarray, reg: np.ndarray) -> np.ndarray:
+        """Covariances maximising the expected log-likelihood.
+
+        Parameters
+        ----------
+        n_k : ndarray of shape (n_components,)
+            Soft counts, already offset by scikit-learn's ``10 * eps``.
+        scatter_k : ndarray of shape (n_components, n_features[, n_features])
+            Centred scatter per component.
+        reg : ndarray of shape (n_features,)
+            Non-negative value added to each covariance's diagonal.
+        """
+
+    @abstractmethod
+    def repair(
+        self, covariances: np.ndarray, scale: Callable[[], np.ndarray]
+    ) -> tuple[np.ndarray, list[Repair]]:
+        """Regularise covariances that are not numerically positive definite.
+
+        ``scale()`` returns each feature's variance in the data, shape (n_features,);
+        it is called only when a covariance needs repair (it may cost a data pass).
+        Returns the covariances (a new array when anything changed) and what was done.
+        """
+
+    @abstractmethod
+    def precisions_cholesky(self, covariances: np.ndarray) -> np.ndarray:
+        """Cholesky factors of the precisions (scikit-learn's convention) from covariances."""
+
+    @abstractmethod
+    def precisions_cholesky_from_precisions(self, precisions: np.ndarray) -> np.ndarray:
+        """Cholesky factors of the precisions from the precisions themselves."""
+
+    @abstractmethod
+    def precisions(self, precisions_chol: np.ndarray) -> np.ndarray:
+        """Precisions from their Cholesky factors."""
+
+    @abstractmethod
+    def covariances_from_precisions(self, precisions: np.ndarray) -> np.ndarray:
+        """Covariances from precisions (used for user-given ``precisions_init``)."""
+
+    @abstractmethod
+    def kernel_precisions(
+        self, precisions_chol: np.ndarray, n_components: int, n_features: int
+    ) -> np.ndarray:
+        """Precision factors expanded for the kernel: (K, D, D) or (K, D)."""
+
+    @abstractmethod
+    def log_det_cholesky(
+        self, precisions_chol: np.ndarray, n_components: int, n_features: int
+    ) -> np.ndarray:
+        """log det of each component's precision Cholesky factor, shape (n_components,)."""
+
+    @abstractmethod
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Number of free covariance parameters."""
+
+    @abstractmethod
+    def component_covariance(self, covariances: np.ndarray, k: int, n_features: int) -> np.ndarray:
+        """Full (n_features, n_features) covariance matrix of component ``k``."""
+
+    @abstractmethod
+    def check_precisions(self, precisions: np.ndarray, n_components: int, n_features: int) -> None:
+        """Raise ValueError unless user-given precisions have the right shape and are SPD."""
+
+    def n_parameters(self, n_components: int, n_features: int) -> int:
+        """Free parameters of the mixture: covariances, means and weights."""
+        return (
+            self.n_covariance_parameters(n_components, n_features)
+            + n_components * n_features
+            + n_components
+            - 1
+        )
+
+    def sample(
+        self,
+        rng: np.random.RandomState,
+        means: np.ndarray,
+        covariances: np.ndarray,
+        counts: np.ndarray,
+    ) -> np.ndarray:
+        """Draw ``counts[k]`` rows from each component, component by component.
+
+        The draws consume ``rng`` exactly as scikit-learn's ``sample`` does, so the
+        same ``random_state`` gives the same samples.
+        """
+        return np.vstack(
+            [
+                rng.multivariate_normal(mean, self.component_covariance(covariances, k, means.shape[1]), int(n))
+                for k, (mean, n) in enumerate(zip(means, counts, strict=True))
+            ]
+        )
+
+    def _check_shape(self, array: np.ndarray, n_components: int, n_features: int) -> None:
+        expected = self.shape(n_components, n_features)
+        if array.shape != expected:
+            raise ValueError(
+                f"The parameter '{self.name} precision' should have the shape of "
+                f"{expected}, but got {array.shape}. For covariance_type={self.name!r} "
+                f"precisions_init has shape {self.shape_doc}."
+            )
+
+    shape_doc: str = ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

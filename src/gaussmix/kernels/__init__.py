@@ -1,0 +1,67 @@
+"""Hot loops: the E-step and sufficient statistics of one row block.
+
+Kernels are pure functions of arrays and know nothing of estimators. Each fast
+kernel has a NumPy twin with the same signature (the test oracle):
+
+- ``estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatter)``
+  -> ``(n_k, mean_k, scatter_k, log_likelihood)``
+- ``resp_stats(X, sample_weight, resp, scatter)`` -> ``(n_k, mean_k, scatter_k)``
+- ``log_prob_resp(X, means, precisions_chol, log_norm, form)`` -> ``(log p(x), log_resp)``
+
+numba is imported only when a numba kernel is first asked for, so
+``import gaussmix`` stays light.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Literal
+
+from . import _numpy
+
+KernelName = Literal["auto", "numpy", "numba"]
+KERNEL_NAMES = ("auto", "numpy", "numba")
+
+__all__ = ["KERNEL_NAMES", "KernelName", "get_kernel"]
+
+
+def get_kernel(name: str = "auto") -> SimpleNamespace:
+    """Return the kernel set named ``name``.
+
+    Parameters
+    ----------
+    name : {"auto", "numpy", "numba"}
+        ``"auto"`` picks numba when it can be imported, NumPy otherwise.
+
+    Returns
+    -------
+    kernel : namespace
+        With ``name`` (the resolved name), ``estep_stats``, ``resp_stats``,
+        ``log_prob_resp`` and ``releases_gil`` (whether blocks may run on threads).
+    """
+    if name not in KERNEL_NAMES:
+        raise ValueError(f"kernel must be one of {KERNEL_NAMES}, got {name!r}.")
+    if name in ("auto", "numba"):
+        try:
+            from . import _numba
+        except ImportError:
+            if name == "numba":
+                raise ImportError(
+                    "kernel='numba' needs numba, which could not be imported; "
+                    "install it with `pip install numba` or use kernel='numpy'."
+                ) from None
+        else:
+            return SimpleNamespace(
+                name="numba",
+                estep_stats=_numba.estep_stats,
+                resp_stats=_numpy.resp_stats,
+                log_prob_resp=_numpy.log_prob_resp,
+                releases_gil=True,
+            )
+    return SimpleNamespace(
+        name="numpy",
+        estep_stats=_numpy.estep_stats,
+        resp_stats=_numpy.resp_stats,
+        log_prob_resp=_numpy.log_prob_resp,
+        releases_gil=False,
+    )

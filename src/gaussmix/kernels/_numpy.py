@@ -1,0 +1,135 @@
+"""NumPy reference kernels: the test oracle for every fast path.
+
+Every function here is a pure function of arrays and works on one row block.
+Arithmetic is carried out in float64 whatever the input dtype, so float32 data
+lose no digits in the accumulated statistics.
+
+Shapes used throughout (``Nb`` rows in the block, ``K`` components, ``D`` features):
+
+- ``X``: (Nb, D); ``sample_weight``: (Nb,) or None (unit weights);
+- ``means``: (K, D);
+- ``precisions_chol``: (K, D, D) upper-triangular factors for ``form="full"``,
+  (K, D) for ``form="diag"`` (the square roots of the diagonal precisions);
+- ``log_norm``: (K,) = log weight_k + log det(precisions_chol_k) - D/2 log(2 pi);
+- ``scatter="full"`` gives (K, D, D) centred scatter matrices, ``"diag"`` gives (K, D).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["estep_stats", "resp_stats", "weighted_log_prob"]
+
+
+def weighted_log_prob(
+    X: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray, log_norm: np.ndarray, form: str
+) -> np.ndarray:
+    """Return log(weight_k) + log N(x_i | mean_k, cov_k), shape (Nb, K), float64."""
+    X = np.asarray(X, dtype=np.float64)
+    n_rows = X.shape[0]
+    n_components = means.shape[0]
+    # Centre before projecting: the expanded forms (x P - mu P, or x^2 p - 2 x mu p
+    # + mu^2 p) lose digits on data far from the origin.
+    quad = np.empty((n_rows, n_components))
+    if form == "full":
+        for k in range(n_components):
+            y = (X - means[k]) @ precisions_chol[k]
+            quad[:, k] = np.einsum("ij,ij->i", y, y)
+    elif form == "diag":
+        for k in range(n_components):
+            y = (X - means[k]) * precisions_chol[k]
+            quad[:, k] = np.einsum("ij,ij->i", y, y)
+    else:
+        raise ValueError(f"unknown precision form {form!r}; expected 'full' or 'diag'")
+    return log_norm - 0.5 * quad
+
+
+def _log_resp(log_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise log-sum-exp and log responsibilities of a (Nb, K) block."""
+    row_max = np.max(log_prob, axis=1, keepdims=True)
+    # A row whose every entry is -inf has no finite maximum; shift by 0 there.
+    row_max[~np.isfinite(row_max)] = 0.0
+    with np.errstate(under="ignore", divide="ignore"):
+        log_prob_norm = np.log(np.sum(np.exp(log_prob - row_max), axis=1)) + row_max[:, 0]
+        log_resp = log_prob - log_prob_norm[:, None]
+    return log_prob_norm, log_resp
+
+
+def resp_stats(
+    X: np.ndarray, sample_weight: np.ndarray | None, resp: np.ndarray, scatter: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centred sufficient statistics of one block for given responsibilities.
+
+    Parameters
+    ----------
+    X : ndarray of shape (Nb, D)
+    sample_weight : ndarray of shape (Nb,) or None
+    resp : ndarray of shape (Nb, K)
+        Responsibilities (rows need not sum to one).
+    scatter : {"full", "diag"}
+
+    Returns
+    -------
+    n_k : ndarray of shape (K,)
+        Weighted soft counts.
+    mean_k : ndarray of shape (K, D)
+        Weighted means of the block (zero where ``n_k`` is zero).
+    scatter_k : ndarray of shape (K, D, D) or (K, D)
+        Weighted scatter about ``mean_k``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    wresp = np.asarray(resp, dtype=np.float64)
+    if sample_weight is not None:
+        wresp = wresp * np.asarray(sample_weight, dtype=np.float64)[:, None]
+    n_k = wresp.sum(axis=0)
+    sums = wresp.T @ X
+    mean_k = np.divide(sums, n_k[:, None], out=np.zeros_like(sums), where=n_k[:, None] > 0)
+    n_components, n_features = mean_k.shape
+    if scatter == "full":
+        scatter_k = np.empty((n_components, n_features, n_features))
+        for k in range(n_components):
+            diff = X - mean_k[k]
+            scatter_k[k] = (wresp[:, k, None] * diff).T @ diff
+    elif scatter == "diag":
+        scatter_k = np.empty((n_components, n_features))
+        for k in range(n_components):
+            diff = X - mean_k[k]
+            scatter_k[k] = wresp[:, k] @ (diff * diff)
+    else:
+        raise ValueError(f"unknown scatter kind {scatter!r}; expected 'full' or 'diag'")
+    return n_k, mean_k, scatter_k
+
+
+def estep_stats(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    means: np.ndarray,
+    precisions_chol: np.ndarray,
+    log_norm: np.ndarray,
+    form: str,
+    scatter: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """E-step and centred statistics for one row block.
+
+    Returns ``(n_k, mean_k, scatter_k, log_likelihood)`` where the first three are
+    as in :func:`resp_stats` for the responsibilities under the given parameters and
+    ``log_likelihood`` is the weighted sum over the block of log p(x_i).
+    """
+    log_prob_norm, log_resp = _log_resp(
+        weighted_log_prob(X, means, precisions_chol, log_norm, form)
+    )
+    with np.errstate(under="ignore"):
+        resp = np.exp(log_resp)
+    n_k, mean_k, scatter_k = resp_stats(X, sample_weight, resp, scatter)
+    if sample_weight is None:
+        log_likelihood = float(np.sum(log_prob_norm))
+    else:
+        log_likelihood = float(np.asarray(sample_weight, dtype=np.float64) @ log_prob_norm)
+    return n_k, mean_k, scatter_k, log_likelihood
+
+
+def log_prob_resp(
+    X: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray, log_norm: np.ndarray, form: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row log p(x_i), shape (Nb,), and log responsibilities, shape (Nb, K)."""
+    return _log_resp(weighted_log_prob(X, means, precisions_chol, log_norm, form))
