@@ -78,7 +78,9 @@ def initial_stats(
         for X_block, w_block in backend.blocks():
             stop = start + X_block.shape[0]
             parts.append(
-                _stats(kernel, X_block, w_block, _one_hot(labels[start:stop], n_components), scatter)
+                _stats(
+                    kernel, X_block, w_block, _one_hot(labels[start:stop], n_components), scatter
+                )
             )
             start = stop
         return SuffStats.merge_all(parts)

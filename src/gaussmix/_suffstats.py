@@ -20,7 +20,7 @@ class SuffStats:
         Soft counts, sum_i w_i r_ik.
     mean_k : ndarray of shape (n_components, n_features)
         Weighted means, sum_i w_i r_ik x_i / n_k (zero where ``n_k`` is zero).
-    scatter_k : ndarray of shape (n_components, n_features, n_features) or (n_components, n_features)
+    scatter_k : ndarray of shape (n_components, n_features[, n_features])
         Centred scatter sum_i w_i r_ik (x_i - mean_k)(x_i - mean_k)^T, or its diagonal.
     log_likelihood : float
         sum_i w_i log p(x_i) under the parameters of the E-step (0 when the

@@ -95,9 +95,7 @@ def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.
         )
     n_positive = int(np.count_nonzero(weight))
     if n_positive == 0:
-        raise ValueError(
-            "sample_weight is all zero: at least one row needs a weight above zero."
-        )
+        raise ValueError("sample_weight is all zero: at least one row needs a weight above zero.")
     if n_positive < n_components:
         raise ValueError(
             f"Expected at least n_components={n_components} rows with a non-zero "

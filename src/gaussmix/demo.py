@@ -28,11 +28,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-# TEMPORARY fallback while the core estimator is being written; removed once it lands.
-try:
-    from gaussmix import GaussianMixture
-except ImportError:  # pragma: no cover
-    from sklearn.mixture import GaussianMixture
+from gaussmix import GaussianMixture
 
 __all__ = ["main", "run_demo"]
 

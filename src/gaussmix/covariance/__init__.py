@@ -21,8 +21,7 @@ __all__ = [
 ]
 
 _MODELS: dict[str, type[CovarianceModel]] = {
-    cls.name: cls
-    for cls in (FullCovariance, TiedCovariance, DiagCovariance, SphericalCovariance)
+    cls.name: cls for cls in (FullCovariance, TiedCovariance, DiagCovariance, SphericalCovariance)
 }
 _ALIASES = {cls.mclust_name: name for name, cls in _MODELS.items()}
 

@@ -222,7 +222,9 @@ class CovarianceModel(ABC):
         """
         return np.vstack(
             [
-                rng.multivariate_normal(mean, self.component_covariance(covariances, k, means.shape[1]), int(n))
+                rng.multivariate_normal(
+                    mean, self.component_covariance(covariances, k, means.shape[1]), int(n)
+                )
                 for k, (mean, n) in enumerate(zip(means, counts, strict=True))
             ]
         )

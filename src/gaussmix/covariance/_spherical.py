@@ -28,6 +28,7 @@ class SphericalCovariance(CovarianceModel):
         # One variance per component: compare it with the mean feature variance.
         covariances = covariances.copy()
         repairs = []
+
         def mean_scale():
             return np.array([scale().mean()])
 

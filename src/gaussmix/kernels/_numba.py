@@ -49,7 +49,9 @@ def _quad_diag(X, i, mean, prec_chol_diag):
 
 
 @numba.jit(**_JIT)
-def _estep_rows(X, sample_weight, has_weight, means, prec_chol, log_norm, full, wresp, log_prob_norm):
+def _estep_rows(
+    X, sample_weight, has_weight, means, prec_chol, log_norm, full, wresp, log_prob_norm
+):
     """First sweep: fill ``wresp`` (weighted responsibilities) and per-row log p(x)."""
     n_rows, n_features = X.shape
     n_components = means.shape[0]
@@ -138,9 +140,7 @@ def _first_sweep(X, sample_weight, means, precisions_chol, log_norm, form):
         X = X.astype(np.float64)
     prec, full = _as_kernel_precisions(precisions_chol, form)
     has_weight = sample_weight is not None
-    weight = (
-        np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
-    )
+    weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
     n_rows = X.shape[0]
     wresp = np.empty((n_rows, means.shape[0]))
     log_prob_norm = np.empty(n_rows)
@@ -174,4 +174,3 @@ def estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatte
     else:
         raise ValueError(f"unknown scatter kind {scatter!r}; expected 'full' or 'diag'")
     return n_k, mean_k, scatter_k, float(log_likelihood)
-
