@@ -1,0 +1,264 @@
+"""Tests for the ``python -m gaussmix.demo`` workflow and its plotting helpers."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+pytest.importorskip("matplotlib")
+
+from gaussmix import GaussianMixture, demo
+
+FIGURES = ("data", "gmm_clusters", "kmeans_vs_gmm", "gmm_ellipses")
+
+
+@pytest.fixture(scope="module")
+def demo_result(tmp_path_factory):
+    return demo.run_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def images(demo_result):
+    import matplotlib.image as mpimg
+
+    return {name: mpimg.imread(demo_result["figures"][name]) for name in FIGURES}
+
+
+# --- figures -----------------------------------------------------------------------------
+
+
+def test_all_four_pngs_written(demo_result):
+    out_dir = demo_result["out_dir"]
+    assert set(demo_result["figures"]) == set(FIGURES)
+    for name in FIGURES:
+        path = demo_result["figures"][name]
+        assert path == out_dir / f"{name}.png"
+        assert path.is_file()
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_png_has_real_content(images, name):
+    img = images[name]
+    assert img.ndim == 3 and img.shape[2] in (3, 4)
+    rgb = img[..., :3]
+    # A blank or single-colour canvas has tiny spread and only a handful of colours.
+    assert rgb.std() > 0.05
+    n_colours = len(np.unique((rgb * 255).round().astype(np.uint8).reshape(-1, 3), axis=0))
+    assert n_colours > 100
+    # The clusters are drawn in colour, not just black axes and text on white.
+    saturation = rgb.max(axis=2) - rgb.min(axis=2)
+    assert (saturation > 0.3).sum() > 2_000
+
+
+def test_figure_sizes(images):
+    h, w = images["kmeans_vs_gmm"].shape[:2]
+    assert 1.8 < w / h < 2.2
+    for name in ("data", "gmm_clusters", "gmm_ellipses"):
+        h, w = images[name].shape[:2]
+        assert 0.8 < w / h < 1.4
+        assert min(h, w) >= 400
+
+
+def test_ellipses_figure_differs_from_clusters_figure(images):
+    ellipses, clusters = images["gmm_ellipses"][..., :3], images["gmm_clusters"][..., :3]
+    assert ellipses.shape == clusters.shape
+    changed = np.abs(ellipses - clusters).max(axis=2) > 0.1
+    assert changed.mean() > 0.2
+
+    # Filled ellipses tint a large area that is white background in the cluster plot.
+    def tinted(rgb):
+        return ((rgb.max(axis=2) - rgb.min(axis=2)) > 0.1).mean()
+
+    assert tinted(ellipses) > 0.1
+    assert tinted(ellipses) > 3 * tinted(clusters)
+
+
+def test_side_by_side_panels_both_coloured(images):
+    rgb = images["kmeans_vs_gmm"][..., :3]
+    half = rgb.shape[1] // 2
+    for panel in (rgb[:, :half], rgb[:, half:]):
+        saturation = panel.max(axis=2) - panel.min(axis=2)
+        assert (saturation > 0.3).sum() > 1_000
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+
+def test_metrics(demo_result):
+    m = demo_result["metrics"]
+    assert m["gmm_ari"] > 0.95
+    assert m["kmeans_ari"] > 0.95
+    assert m["gmm_kmeans_ari"] > 0.9
+    assert 0.5 < m["gmm_silhouette"] < 1.0
+    assert 0.5 < m["kmeans_silhouette"] < 1.0
+    assert np.isfinite(m["gmm_aic"]) and np.isfinite(m["gmm_bic"])
+    # BIC - AIC = p (log n - 2) > 0 for n = 500 and p = 17 free parameters.
+    n_params = 3 * 2 + 3 * 3 + (3 - 1)  # means + full covariances + free weights
+    assert m["gmm_bic"] - m["gmm_aic"] == pytest.approx(n_params * (np.log(500) - 2), rel=1e-6)
+    assert m["gmm_bic"] > m["gmm_aic"]
+    assert np.isfinite(m["gmm_log_likelihood"])
+    # AIC = 2p - 2 n loglik, so the printed per-sample log-likelihood must agree with it.
+    assert m["gmm_aic"] == pytest.approx(2 * n_params - 2 * 500 * m["gmm_log_likelihood"])
+    assert m["gmm_converged"] is True
+    assert isinstance(m["gmm_n_iter"], int) and m["gmm_n_iter"] >= 1
+
+
+def test_no_figures_writes_nothing(tmp_path):
+    out = tmp_path / "never_created"
+    result = demo.run_demo(out, make_figures=False)
+    assert result["figures"] == {}
+    assert not out.exists()
+    assert result["metrics"]["gmm_ari"] > 0.95
+
+
+def test_main_prints_metrics(tmp_path, capsys):
+    assert demo.main(["--out", str(tmp_path), "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    for label in (
+        "silhouette score",
+        "AIC",
+        "BIC",
+        "log-likelihood per sample",
+        "converged",
+        "adjusted Rand index vs truth",
+        "adjusted Rand index GMM vs KMeans",
+        "KMeans",
+        str(tmp_path.resolve()),
+    ):
+        assert label in out
+    assert "yes (in " in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_main_writes_figures(tmp_path, capsys):
+    demo.main(["--out", str(tmp_path / "figs")])
+    out = capsys.readouterr().out
+    written = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert written == sorted(f"{name}.png" for name in FIGURES)
+    for name in written:
+        assert name in out
+
+
+def test_missing_matplotlib_gives_install_hint(monkeypatch, tmp_path):
+    # A None entry in sys.modules makes the import fail as if the package were absent.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"gaussmix\[plots\]"):
+        demo.run_demo(tmp_path)
+
+
+def test_importing_gaussmix_does_not_import_matplotlib():
+    import subprocess
+
+    code = "import sys, gaussmix.demo; assert 'matplotlib' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    X, _ = make_blobs(n_samples=150, centers=3, n_features=3, cluster_std=0.8, random_state=1)
+    return X
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_component_covariance_all_types(small_data, covariance_type):
+    gmm = GaussianMixture(n_components=3, covariance_type=covariance_type, random_state=0)
+    gmm.fit(small_data)
+    cov = np.asarray(gmm.covariances_)
+    n_features = small_data.shape[1]
+    for k in range(3):
+        expected = {
+            "full": lambda k: cov[k],
+            "tied": lambda k: cov,
+            "diag": lambda k: np.diag(cov[k]),
+            "spherical": lambda k: cov[k] * np.eye(n_features),
+        }[covariance_type](k)
+        got = demo._component_covariance(gmm, k)
+        assert got.shape == (n_features, n_features)
+        np.testing.assert_allclose(got, expected)
+        np.testing.assert_allclose(got, got.T)
+        assert np.all(np.linalg.eigvalsh(got) > 0)
+    if covariance_type in ("diag", "spherical"):
+        # Off-diagonal entries must be exactly zero, not merely small.
+        got = demo._component_covariance(gmm, 1)
+        assert np.count_nonzero(got - np.diag(np.diag(got))) == 0
+
+
+def test_component_covariance_matches_precision(small_data):
+    # Independent of the covariance layout: inverting precisions_ must give the same matrix.
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        gmm = GaussianMixture(n_components=3, covariance_type=covariance_type, random_state=0)
+        gmm.fit(small_data)
+        prec = np.asarray(gmm.precisions_)
+        for k in range(3):
+            got = demo._component_covariance(gmm, k)
+            if covariance_type == "full":
+                p = prec[k]
+            elif covariance_type == "tied":
+                p = prec
+            elif covariance_type == "diag":
+                p = np.diag(prec[k])
+            else:
+                p = prec[k] * np.eye(small_data.shape[1])
+            np.testing.assert_allclose(got @ p, np.eye(small_data.shape[1]), atol=1e-8)
+
+
+def test_component_covariance_returns_a_copy(small_data):
+    gmm = GaussianMixture(n_components=3, covariance_type="full", random_state=0).fit(small_data)
+    got = demo._component_covariance(gmm, 0)
+    got[:] = 0.0
+    assert np.all(np.diag(gmm.covariances_[0]) > 0)
+
+
+def test_component_covariance_rejects_unknown_type():
+    stub = SimpleNamespace(
+        covariance_type="banana", covariances_=np.ones((2, 2)), means_=np.zeros((2, 2))
+    )
+    with pytest.raises(ValueError, match="banana"):
+        demo._component_covariance(stub, 0)
+
+
+@pytest.mark.parametrize("n_std", [1, 2, 3])
+@pytest.mark.parametrize("theta_deg", [0.0, 30.0, 100.0, -45.0])
+def test_ellipse_boundary_is_at_n_sigma(n_std, theta_deg):
+    from matplotlib.patches import Ellipse
+
+    theta = np.radians(theta_deg)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    cov = rot @ np.diag([4.0, 0.25]) @ rot.T
+    width, height, angle = demo._ellipse_params(cov, n_std)
+    assert width == pytest.approx(2 * n_std * 2.0)
+    assert height == pytest.approx(2 * n_std * 0.5)
+    # The leading eigenvector's sign is arbitrary, so the angle is defined modulo 180.
+    assert (angle - theta_deg) % 180.0 == pytest.approx(0.0, abs=1e-9) or (
+        angle - theta_deg
+    ) % 180.0 == pytest.approx(180.0, abs=1e-9)
+
+    # Check against matplotlib's own geometry: every vertex of the drawn patch must lie
+    # at Mahalanobis distance n_std from the centre.
+    centre = np.array([1.5, -0.5])
+    patch = Ellipse(xy=centre, width=width, height=height, angle=angle)
+    verts = patch.get_patch_transform().transform(patch.get_path().vertices) - centre
+    on_curve = verts[::3]  # Bezier control points between them lie off the ellipse.
+    maha = np.sqrt(np.einsum("ij,jk,ik->i", on_curve, np.linalg.inv(cov), on_curve))
+    np.testing.assert_allclose(maha, n_std, rtol=1e-6)
+
+
+def test_ellipse_params_rejects_non_2d():
+    with pytest.raises(ValueError, match="2x2"):
+        demo._ellipse_params(np.eye(3), 1)
+
+
+def test_align_labels_is_a_permutation():
+    truth = np.repeat([0, 1, 2], 10)
+    labels = np.array([2, 0, 1])[truth]
+    mapping = demo._align_labels(labels, truth, 3)
+    np.testing.assert_array_equal(mapping[labels], truth)
+    assert sorted(mapping) == [0, 1, 2]
