@@ -1,0 +1,182 @@
+"""Kernels, sufficient statistics and block-size invariance."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import COVARIANCE_TYPES, mixture_data, start_params
+from sklearn.exceptions import ConvergenceWarning
+
+from gaussmix import GaussianMixture
+from gaussmix._suffstats import SuffStats
+from gaussmix.kernels import _numba, _numpy, get_kernel
+
+ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+
+def random_params(rng, n_components, n_features, form):
+    means = rng.normal(size=(n_components, n_features))
+    if form == "full":
+        factors = np.triu(rng.normal(size=(n_components, n_features, n_features)), 1)
+        precisions = factors + np.eye(n_features) * rng.uniform(0.5, 2, size=(n_components, 1, 1))
+    else:
+        precisions = rng.uniform(0.5, 2, size=(n_components, n_features))
+    return means, precisions, rng.normal(size=n_components)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scatter", ["full", "diag"])
+@pytest.mark.parametrize("form", ["full", "diag"])
+@pytest.mark.parametrize(("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2)])
+def test_numba_kernel_matches_numpy_reference(n, d, k, form, scatter, dtype, weighted):
+    rng = np.random.default_rng(n + d + k)
+    X = (rng.normal(size=(n, d)) * 2 + 5).astype(dtype)
+    weight = rng.uniform(0, 3, size=n) if weighted else None
+    means, precisions, log_norm = random_params(rng, k, d, form)
+    expected = _numpy.estep_stats(X, weight, means, precisions, log_norm, form, scatter)
+    actual = _numba.estep_stats(X, weight, means, precisions, log_norm, form, scatter)
+    for name, a, e in zip(("n_k", "mean_k", "scatter_k"), actual[:3], expected[:3], strict=True):
+        assert a.shape == e.shape, name
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12 * np.abs(e).max(), err_msg=name)
+    np.testing.assert_allclose(actual[3], expected[3], rtol=1e-12)
+
+
+def test_reference_kernel_against_scipy_densities():
+    """log p(x) and responsibilities from first principles (scipy's multivariate normal)."""
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    means, precisions_chol, _ = random_params(rng, 2, 3, "full")
+    weights = np.array([0.3, 0.7])
+    covariances = np.linalg.inv(precisions_chol @ np.swapaxes(precisions_chol, 1, 2))
+    log_det = np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)).sum(axis=1)
+    log_norm = np.log(weights) + log_det - 1.5 * np.log(2 * np.pi)
+    log_prob, log_resp = _numpy.log_prob_resp(X, means, precisions_chol, log_norm, "full")
+    dens = np.column_stack(
+        [w * multivariate_normal(m, c).pdf(X) for w, m, c in zip(weights, means, covariances)]
+    )
+    np.testing.assert_allclose(log_prob, np.log(dens.sum(axis=1)), rtol=1e-10)
+    np.testing.assert_allclose(np.exp(log_resp), dens / dens.sum(axis=1, keepdims=True), rtol=1e-9)
+
+
+def test_statistics_from_responsibilities_brute_force():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 3))
+    weight = rng.uniform(size=40)
+    resp = rng.dirichlet(np.ones(2), size=40)
+    n_k, mean_k, scatter_k = _numpy.resp_stats(X, weight, resp, "full")
+    for k in range(2):
+        wr = weight * resp[:, k]
+        mean = (wr[:, None] * X).sum(axis=0) / wr.sum()
+        scatter = sum(wr[i] * np.outer(X[i] - mean, X[i] - mean) for i in range(40))
+        np.testing.assert_allclose(n_k[k], wr.sum())
+        np.testing.assert_allclose(mean_k[k], mean)
+        np.testing.assert_allclose(scatter_k[k], scatter)
+    _, _, diag = _numpy.resp_stats(X, weight, resp, "diag")
+    np.testing.assert_allclose(diag, np.diagonal(scatter_k, axis1=1, axis2=2))
+
+
+@pytest.mark.parametrize("scatter", ["full", "diag"])
+def test_merge_is_exact_far_from_origin(scatter):
+    """The centred merge keeps digits where summing raw second moments loses them all."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(3000, 2)) * 1e-3 + 1e6
+    resp = rng.dirichlet(np.ones(3), size=3000)
+    whole = SuffStats(*_numpy.resp_stats(X, None, resp, scatter), 0.0, 3000.0, 3000)
+    parts = [
+        SuffStats(*_numpy.resp_stats(X[s], None, resp[s], scatter), 0.0, float(len(X[s])), 0)
+        for s in np.array_split(np.arange(3000), 17)
+    ]
+    merged = SuffStats.merge_all(parts)
+    np.testing.assert_allclose(merged.n_k, whole.n_k, rtol=1e-13)
+    np.testing.assert_allclose(merged.mean_k, whole.mean_k, rtol=1e-14)
+    # The data carry ~7 significant digits of their spread (1e-3 around 1e6), so
+    # agreement to 1e-7 of the scatter's size is all that rounding allows.
+    scale = np.abs(whole.scatter_k).max()
+    np.testing.assert_allclose(merged.scatter_k, whole.scatter_k, rtol=0, atol=1e-7 * scale)
+    # The raw-moment formula on the same data is off by orders of magnitude.
+    raw = (resp[:, 0] @ X[:, 0] ** 2) - whole.n_k[0] * whole.mean_k[0, 0] ** 2
+    exact = whole.scatter_k[0, 0, 0] if scatter == "full" else whole.scatter_k[0, 0]
+    assert abs(raw - exact) > 1e-3 * exact
+
+
+def test_get_kernel_names():
+    assert get_kernel("numpy").name == "numpy"
+    assert get_kernel("numba").name == "numba"
+    assert get_kernel("auto").name == "numba"
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        get_kernel("cuda")
+
+
+def fit(X, covariance_type, start, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(
+            n_components=3, covariance_type=covariance_type, tol=0.0, max_iter=8, **start,
+            **kwargs,
+        ).fit(X)
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_result_does_not_depend_on_block_size(covariance_type, kernel):
+    X, _ = mixture_data(1500, 3, 3, seed=8)
+    start = start_params(X, 3, covariance_type)
+    reference = fit(X, covariance_type, start, block_size=len(X), kernel=kernel)
+    for block_size in (1, 7, 1000):
+        model = fit(X, covariance_type, start, block_size=block_size, kernel=kernel)
+        for name in ATTRIBUTES:
+            np.testing.assert_allclose(
+                getattr(model, name), getattr(reference, name), rtol=1e-10, atol=1e-12,
+                err_msg=f"{name}, block_size={block_size}",
+            )
+        np.testing.assert_allclose(model.lower_bounds_, reference.lower_bounds_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_numba_and_numpy_fits_agree(covariance_type):
+    X, _ = mixture_data(2000, 4, 3, seed=9)
+    start = start_params(X, 3, covariance_type)
+    a = fit(X, covariance_type, start, kernel="numpy")
+    b = fit(X, covariance_type, start, kernel="numba", block_size=300)
+    for name in ATTRIBUTES:
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-10, err_msg=name)
+
+
+def test_block_results_same_with_threads_or_not():
+    """Blocks on a thread pool merge in row order: bit-identical to one thread."""
+    from gaussmix._em import MixtureParams, estep_stats
+    from gaussmix.backends import InMemoryBackend
+    from gaussmix.covariance import get_covariance_model
+
+    X, _ = mixture_data(5000, 3, 3, seed=1)
+    model = get_covariance_model("full")
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    params = MixtureParams(gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
+    kernel = get_kernel("numba")
+    one = estep_stats(InMemoryBackend(X, None, 333, n_threads=1), kernel, model, params)
+    many = estep_stats(InMemoryBackend(X, None, 333, n_threads=4), kernel, model, params)
+    np.testing.assert_array_equal(one.scatter_k, many.scatter_k)
+    assert one.log_likelihood == many.log_likelihood
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_no_n_by_k_array_outside_one_block(monkeypatch):
+    """The kernels never see more rows than a block, so work arrays stay block-sized."""
+    X, _ = mixture_data(5000, 2, 4, seed=3)
+    seen = []
+    original = _numba.estep_stats
+
+    def spy(X_block, *args):
+        seen.append(X_block.shape[0])
+        return original(X_block, *args)
+
+    monkeypatch.setattr(_numba, "estep_stats", spy)
+    monkeypatch.setattr("gaussmix.kernels._numba.estep_stats", spy)
+    GaussianMixture(4, block_size=512, random_state=0, max_iter=3, tol=0).fit(X)
+    assert seen and max(seen) <= 512
+    assert sum(seen) == 3 * len(X)  # one pass over the data per iteration
