@@ -116,7 +116,11 @@ def fit(X, covariance_type, start, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return GaussianMixture(
-            n_components=3, covariance_type=covariance_type, tol=0.0, max_iter=8, **start,
+            n_components=3,
+            covariance_type=covariance_type,
+            tol=0.0,
+            max_iter=8,
+            **start,
             **kwargs,
         ).fit(X)
 
@@ -131,7 +135,10 @@ def test_result_does_not_depend_on_block_size(covariance_type, kernel):
         model = fit(X, covariance_type, start, block_size=block_size, kernel=kernel)
         for name in ATTRIBUTES:
             np.testing.assert_allclose(
-                getattr(model, name), getattr(reference, name), rtol=1e-10, atol=1e-12,
+                getattr(model, name),
+                getattr(reference, name),
+                rtol=1e-10,
+                atol=1e-12,
                 err_msg=f"{name}, block_size={block_size}",
             )
         np.testing.assert_allclose(model.lower_bounds_, reference.lower_bounds_, rtol=1e-10)

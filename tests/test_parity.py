@@ -134,7 +134,11 @@ def test_max_iter_zero_keeps_the_start():
 def test_warm_start(covariance_type):
     X, _ = mixture_data(400, 3, 3, seed=2)
     params = dict(
-        n_components=3, covariance_type=covariance_type, warm_start=True, max_iter=3, tol=0.0,
+        n_components=3,
+        covariance_type=covariance_type,
+        warm_start=True,
+        max_iter=3,
+        tol=0.0,
         random_state=0,
     )
     with warnings.catch_warnings():

@@ -18,7 +18,7 @@ import numpy as np
 from ._suffstats import SuffStats
 from .covariance import CovarianceModel, Repair
 
-__all__ = ["EMResult", "MixtureParams", "fit_em", "m_step", "params_log_norm"]
+__all__ = ["DataScale", "EMResult", "MixtureParams", "fit_em", "m_step", "params_log_norm"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,44 @@ class EMResult:
     repairs: list[tuple[int, Repair]] = field(default_factory=list)
 
 
+class DataScale:
+    """Each feature's (weighted) variance in the data, shape (n_features,), positive.
+
+    Used to judge and regularise degenerate covariances and by
+    ``reg_covar="auto"``. Statistics whose responsibilities sum to one per row
+    (every E-step's) pool to the data's own moments, so :meth:`offer` fills the
+    value for free; otherwise the first call makes one pass over the data.
+    """
+
+    def __init__(self, backend, kernel) -> None:
+        self._backend, self._kernel = backend, kernel
+        self._value: np.ndarray | None = None
+
+    def offer(self, stats: SuffStats) -> None:
+        """Take the value from statistics whose responsibilities sum to one per row."""
+        if self._value is None:
+            n, mean, scatter = stats.total()
+            variance = np.diagonal(scatter) if scatter.ndim == 2 else scatter
+            self._value = _positive_scale(variance / n, mean)
+
+    def __call__(self) -> np.ndarray:
+        if self._value is None:
+            parts = []
+            for X_block, w_block in self._backend.blocks():
+                ones = np.ones((X_block.shape[0], 1))
+                n_k, mean_k, scatter_k = self._kernel.resp_stats(X_block, w_block, ones, "diag")
+                parts.append(SuffStats(n_k, mean_k, scatter_k, 0.0, float(n_k[0]), len(ones)))
+            self.offer(SuffStats.merge_all(parts))
+        return self._value
+
+
+def _positive_scale(variance: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Replace zero variances (constant features) by a scale that is still positive."""
+    positive = variance[variance > 0]
+    fallback = positive.mean() if positive.size else max(float(np.mean(mean**2)), 1.0)
+    return np.where(variance > 0, variance, fallback)
+
+
 def params_log_norm(params: MixtureParams, model: CovarianceModel) -> np.ndarray:
     """log weight_k + log det(precision_chol_k) - D/2 log(2 pi), shape (n_components,)."""
     n_components, n_features = params.means.shape
@@ -81,7 +119,7 @@ def m_step(
     model: CovarianceModel,
     reg: np.ndarray,
     eps10: float,
-    scale: Callable[[], np.ndarray],
+    scale: DataScale,
     previous: MixtureParams | None = None,
     weight_total: float | None = None,
 ) -> tuple[MixtureParams, list[Repair]]:
@@ -99,8 +137,8 @@ def m_step(
         Added to the diagonal of every covariance.
     eps10 : float
         ``10 * np.finfo(dtype).eps`` for the data's dtype.
-    scale : callable
-        Returns the data's per-feature variance (only called for repairs).
+    scale : DataScale
+        The data's per-feature variance.
     previous : MixtureParams or None
         Parameters going into this M-step; an empty component keeps its mean and
         covariance from here (from the data's overall mean when None).
@@ -127,7 +165,7 @@ def m_step(
         else:
             means[k] = stats.total()[1]
         repairs.append(Repair(int(k), "kept", float(stats.n_k[k])))
-    covariances, regularised = model.repair(covariances, scale)
+    covariances, regularised = model.repair(covariances, scale())
     repairs.extend(regularised)
     precisions_chol = model.precisions_cholesky(covariances)
     return MixtureParams(weights, means, covariances, precisions_chol), repairs
@@ -181,7 +219,7 @@ def fit_em(
     max_iter: int,
     reg: np.ndarray,
     eps10: float,
-    scale: Callable[[], np.ndarray],
+    scale: DataScale,
     start_lower_bound: float = -np.inf,
     verbose: int = 0,
     verbose_interval: int = 10,
@@ -220,6 +258,7 @@ def fit_em(
         for n_iter in range(1, max_iter + 1):
             previous_bound = lower_bound
             stats = estep_stats(backend, kernel, model, params)
+            scale.offer(stats)
             lower_bound = stats.log_likelihood / stats.weight_sum
             if not math.isfinite(lower_bound):
                 raise FloatingPointError(

@@ -13,9 +13,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
-from ._em import MixtureParams, fit_em, m_step, params_log_norm
+from ._em import DataScale, MixtureParams, fit_em, m_step, params_log_norm
 from ._init import INIT_METHODS, initial_stats
-from ._suffstats import SuffStats
 from .backends import resolve
 from .covariance import CovarianceModel, Repair, get_covariance_model
 from .covariance._base import RIDGE_FRACTION
@@ -266,7 +265,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         kernel = get_kernel(self.kernel)
         backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
         eps10 = 10 * float(np.finfo(X.dtype).eps)
-        scale = _DataScale(backend, kernel)
+        scale = DataScale(backend, kernel)
         reg = (
             RIDGE_FRACTION * scale()
             if isinstance(self.reg_covar, str)
@@ -282,6 +281,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 stats = initial_stats(
                     self.init_params, backend, kernel, model.scatter, n_components, random_state
                 )
+                if self.init_params in ("kmeans", "random"):
+                    scale.offer(stats)  # each row's responsibilities sum to one
                 params, repairs = m_step(
                     stats, model, reg, eps10, scale, weight_total=backend.weight_sum
                 )
@@ -505,32 +506,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return X.astype(self.means_.dtype, copy=False), y
 
 
-class _DataScale:
-    """Each feature's weighted variance, computed by one data pass on first use."""
-
-    def __init__(self, backend, kernel) -> None:
-        self._backend, self._kernel = backend, kernel
-        self._value: np.ndarray | None = None
-
-    def __call__(self) -> np.ndarray:
-        if self._value is None:
-            parts = []
-            for X_block, w_block in self._backend.blocks():
-                ones = np.ones((X_block.shape[0], 1))
-                n_k, mean_k, scatter_k = self._kernel.resp_stats(X_block, w_block, ones, "diag")
-                parts.append(SuffStats(n_k, mean_k, scatter_k, 0.0, float(n_k[0]), len(ones)))
-            stats = SuffStats.merge_all(parts)
-            self._value = _positive_scale(stats.scatter_k[0] / stats.n_k[0], stats.mean_k[0])
-        return self._value
-
-
-def _positive_scale(variance: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Replace zero variances (constant features) by a scale that is still positive."""
-    positive = variance[variance > 0]
-    fallback = positive.mean() if positive.size else max(float(np.mean(mean**2)), 1.0)
-    return np.where(variance > 0, variance, fallback)
-
-
 def _override(
     params: MixtureParams | None,
     model: CovarianceModel,
@@ -559,9 +534,9 @@ def _warn_repairs(repairs: list[tuple[int, Repair]], model: CovarianceModel) -> 
         details.setdefault(key, repair)
     for key, iterations in seen.items():
         repair = details[key]
-        where = "initialisation" if iterations[0] == 0 else f"iteration {iterations[0]}"
+        when = "at initialisation" if iterations[0] == 0 else f"at iteration {iterations[0]}"
         if len(iterations) > 1:
-            where += f" (and {len(iterations) - 1} later iteration(s))"
+            when += f" and {len(iterations) - 1} later iteration(s)"
         who = (
             f"The shared ({model.name}) covariance"
             if repair.component is None
@@ -569,14 +544,15 @@ def _warn_repairs(repairs: list[tuple[int, Repair]], model: CovarianceModel) -> 
         )
         if repair.action == "kept":
             message = (
-                f"{who} is empty at {where}: its responsibilities sum to {repair.amount:.3g}. "
-                "It kept its previous mean and covariance, with a weight of about zero. "
-                "Reduce n_components or try another init_params or random_state."
+                f"{who} was empty {when} (its responsibilities summed to "
+                f"{repair.amount:.3g}); it kept its previous mean and covariance, with a "
+                "weight of about zero. Reduce n_components or try another init_params or "
+                "random_state."
             )
         else:
             message = (
-                f"{who} had a singular covariance at {where} (duplicated or collapsed "
-                "points, or a feature constant within the component); added up to "
+                f"{who} had a numerically singular covariance {when}: its points are "
+                "duplicated or collapsed, or a feature is constant within it. Added up to "
                 f"{repair.amount:.3g} to its diagonal ({RIDGE_FRACTION:g} of each feature's "
                 "variance, times 10 until positive definite) so the fit could go on. "
                 "Increase reg_covar, use reg_covar='auto', or reduce n_components."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,10 +10,12 @@ from scipy import linalg
 
 __all__ = ["CovarianceModel", "Repair"]
 
-# A Cholesky factor whose smallest squared pivot is below this fraction of the
-# matching diagonal entry belongs to a numerically singular matrix: its precision
-# would be ~1e13 times the variance scale and the likelihood would be driven by
-# round-off. Such matrices are regularised rather than trusted.
+# A covariance is numerically singular when a variance, or a squared Cholesky
+# pivot, is below this fraction of the data's variance for that feature (or, for
+# pivots, of the matrix's own diagonal entry): its precision would be ~1e13 times
+# the data's and the likelihood would be driven by round-off (duplicated points
+# leave variances of ~1e-31 rather than exactly zero). Such covariances are
+# regularised rather than trusted.
 PIVOT_TOL = 1e-13
 
 # Regularisation applied to a degenerate covariance: this fraction of each
@@ -45,12 +46,15 @@ class Repair:
     amount: float
 
 
-def cholesky_or_none(matrix: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of a symmetric matrix, or None if it is not numerically SPD."""
+def cholesky_or_none(matrix: np.ndarray, scale: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of a covariance, or None if it is numerically singular.
+
+    ``scale`` (n_features,) holds the data's variances; see ``PIVOT_TOL``.
+    """
     if not np.all(np.isfinite(matrix)):
         return None
     diag = np.diag(matrix)
-    if np.any(diag <= 0):
+    if np.any(diag <= PIVOT_TOL * scale):
         return None
     try:
         chol = linalg.cholesky(matrix, lower=True, check_finite=False)
@@ -72,7 +76,7 @@ def repair_matrix(matrix: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, fl
     ridge = RIDGE_FRACTION * scale
     for _ in range(_MAX_RIDGE_STEPS):
         candidate = matrix + np.diag(ridge)
-        if cholesky_or_none(candidate) is not None:
+        if cholesky_or_none(candidate, scale) is not None:
             return candidate, float(ridge.max())
         ridge = ridge * 10.0
     # Only reachable for pathological input; the data's own variance is SPD.
@@ -150,12 +154,11 @@ class CovarianceModel(ABC):
 
     @abstractmethod
     def repair(
-        self, covariances: np.ndarray, scale: Callable[[], np.ndarray]
+        self, covariances: np.ndarray, scale: np.ndarray
     ) -> tuple[np.ndarray, list[Repair]]:
-        """Regularise covariances that are not numerically positive definite.
+        """Regularise covariances that are numerically singular.
 
-        ``scale()`` returns each feature's variance in the data, shape (n_features,);
-        it is called only when a covariance needs repair (it may cost a data pass).
+        ``scale`` (n_features,) holds each feature's variance in the data (positive).
         Returns the covariances (a new array when anything changed) and what was done.
         """
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from ._base import RIDGE_FRACTION, CovarianceModel, Repair
+from ._base import PIVOT_TOL, RIDGE_FRACTION, CovarianceModel, Repair
 
 
 def _repair_variances(
-    variances: np.ndarray, scale: Callable[[], np.ndarray], component: int | None
+    variances: np.ndarray, scale: np.ndarray, component: int | None
 ) -> tuple[np.ndarray, Repair | None]:
-    """Replace non-finite or non-positive variances by a ridge scaled to the data's variance."""
-    bad = ~np.isfinite(variances) | (variances <= 0)
+    """Replace non-finite or vanishing variances by a ridge scaled to the data's variance."""
+    bad = ~np.isfinite(variances) | (variances <= PIVOT_TOL * scale)
     if not np.any(bad):
         return variances, None
-    ridge = RIDGE_FRACTION * scale()
+    ridge = RIDGE_FRACTION * scale
     fixed = np.where(bad, ridge, variances)
     return fixed, Repair(component, "regularised", float(ridge[bad].max()))
 

@@ -37,8 +37,8 @@ class FullCovariance(CovarianceModel):
         repairs = []
         covariances = covariances.copy()
         for k, covariance in enumerate(covariances):
-            if cholesky_or_none(covariance) is None:
-                covariances[k], amount = repair_matrix(covariance, scale())
+            if cholesky_or_none(covariance, scale) is None:
+                covariances[k], amount = repair_matrix(covariance, scale)
                 repairs.append(Repair(k, "regularised", amount))
         return covariances, repairs
 

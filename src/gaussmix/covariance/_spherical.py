@@ -29,9 +29,7 @@ class SphericalCovariance(CovarianceModel):
         covariances = covariances.copy()
         repairs = []
 
-        def mean_scale():
-            return np.array([scale().mean()])
-
+        mean_scale = np.array([scale.mean()])
         for k in range(covariances.shape[0]):
             fixed, repair = _repair_variances(covariances[k : k + 1], mean_scale, k)
             covariances[k] = fixed[0]

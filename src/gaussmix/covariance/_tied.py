@@ -32,9 +32,9 @@ class TiedCovariance(CovarianceModel):
         return scatter_k.sum(axis=0) / n_k.sum() + np.diag(reg)
 
     def repair(self, covariances, scale):
-        if cholesky_or_none(covariances) is not None:
+        if cholesky_or_none(covariances, scale) is not None:
             return covariances, []
-        repaired, amount = repair_matrix(covariances, scale())
+        repaired, amount = repair_matrix(covariances, scale)
         return repaired, [Repair(None, "regularised", amount)]
 
     def precisions_cholesky(self, covariances):
