@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import COVARIANCE_TYPES, mixture_data
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+from conftest import COVARIANCE_TYPES, mixture_data
 from gaussmix import DegenerateComponentWarning, GaussianMixture
 
 PARAMETERS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")

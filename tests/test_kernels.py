@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import COVARIANCE_TYPES, mixture_data, start_params
 from sklearn.exceptions import ConvergenceWarning
 
+from conftest import COVARIANCE_TYPES, mixture_data, start_params
 from gaussmix import GaussianMixture
 from gaussmix._suffstats import SuffStats
 from gaussmix.kernels import _numba, _numpy, get_kernel
@@ -57,7 +57,10 @@ def test_reference_kernel_against_scipy_densities():
     log_norm = np.log(weights) + log_det - 1.5 * np.log(2 * np.pi)
     log_prob, log_resp = _numpy.log_prob_resp(X, means, precisions_chol, log_norm, "full")
     dens = np.column_stack(
-        [w * multivariate_normal(m, c).pdf(X) for w, m, c in zip(weights, means, covariances)]
+        [
+            w * multivariate_normal(m, c).pdf(X)
+            for w, m, c in zip(weights, means, covariances, strict=True)
+        ]
     )
     np.testing.assert_allclose(log_prob, np.log(dens.sum(axis=1)), rtol=1e-10)
     np.testing.assert_allclose(np.exp(log_resp), dens / dens.sum(axis=1, keepdims=True), rtol=1e-9)

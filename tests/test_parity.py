@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import COVARIANCE_TYPES, mixture_data, start_params
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+from conftest import COVARIANCE_TYPES, mixture_data, start_params
 from gaussmix import GaussianMixture
 
 ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
