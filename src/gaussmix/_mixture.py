@@ -238,6 +238,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model = self._check_params()
         warm = self.warm_start and hasattr(self, "converged_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        check.check_magnitude(X)
         n_samples, n_features = X.shape
         n_components = self.n_components
         if n_samples < n_components:
@@ -500,7 +501,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model = get_covariance_model(self.covariance_type)
         params = self._params()
         rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, params.weights)
+        # float32 weights_ may sum to 1 + 1e-7, which multinomial rejects.
+        counts = rng.multinomial(n_samples, params.weights / params.weights.sum())
         X = model.sample(rng, params.means, params.covariances, counts)
         y = np.repeat(np.arange(self.n_components), counts)
         return X.astype(self.means_.dtype, copy=False), y

@@ -16,6 +16,7 @@ __all__ = [
     "check_init_means",
     "check_init_precisions",
     "check_init_weights",
+    "check_magnitude",
     "check_option",
     "check_sample_weight",
     "check_scalar_param",
@@ -103,6 +104,20 @@ def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.
             "rows a positive weight."
         )
     return weight
+
+
+# Beyond this magnitude squared deviations overflow float64 (sqrt(max) ~ 1.3e154).
+_MAX_MAGNITUDE = 1e150
+
+
+def check_magnitude(X: np.ndarray) -> None:
+    """Raise ValueError if ``X`` holds values whose squares would overflow float64."""
+    largest = float(np.max(np.abs(X))) if X.size else 0.0
+    if largest > _MAX_MAGNITUDE:
+        raise ValueError(
+            f"X has values of magnitude up to {largest:.3g}; variances of such data "
+            f"overflow float64. Rescale X (for example X / {largest:.0e}) before fitting."
+        )
 
 
 def check_init_weights(weights, n_components: int) -> np.ndarray:

@@ -7,6 +7,7 @@ aliases (``"VVV"`` is ``"full"``, ``"EEE"`` is ``"tied"``, ``"VVI"`` is ``"diag"
 
 from __future__ import annotations
 
+from ..exceptions import InvalidParameterError
 from ._base import CovarianceModel, Repair
 from ._diag import DiagCovariance
 from ._full import FullCovariance
@@ -40,7 +41,7 @@ def get_covariance_model(name: str) -> CovarianceModel:
         key = _ALIASES.get(name, name)
         if key in _MODELS:
             return _MODELS[key]()
-    raise ValueError(
+    raise InvalidParameterError(
         f"covariance_type must be one of {', '.join(repr(n) for n in COVARIANCE_TYPES)}; "
         f"got {name!r}."
     )

@@ -40,7 +40,7 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
         ``log_prob_resp`` and ``releases_gil`` (whether blocks may run on threads).
     """
     if name not in KERNEL_NAMES:
-        raise ValueError(f"kernel must be one of {KERNEL_NAMES}, got {name!r}.")
+        raise ValueError(f"kernel must be one of {KERNEL_NAMES}; got {name!r}.")
     if name in ("auto", "numba"):
         try:
             from . import _numba

@@ -19,9 +19,12 @@ import math
 import numba
 import numpy as np
 
+from ._numpy import QUAD_MAX
+
 __all__ = ["estep_stats"]
 
 _JIT = {"nogil": True, "cache": True, "nopython": True}
+_QUAD_MAX = QUAD_MAX
 
 
 @numba.jit(**_JIT)
@@ -56,6 +59,7 @@ def _estep_rows(
     n_rows, n_features = X.shape
     n_components = means.shape[0]
     log_prob = np.empty(n_components)
+    shifted_prob = np.empty(n_components)
     buf = np.empty(n_features)
     n_k = np.zeros(n_components)
     sums = np.zeros((n_components, n_features))
@@ -67,21 +71,22 @@ def _estep_rows(
                 quad = _quad_full(X, i, means[k], prec_chol[k], buf)
             else:
                 quad = _quad_diag(X, i, means[k], prec_chol[k, 0])
-            log_prob[k] = log_norm[k] - 0.5 * quad
+            log_prob[k] = log_norm[k] - 0.5 * min(quad, _QUAD_MAX)
             if log_prob[k] > row_max:
                 row_max = log_prob[k]
-        if not math.isfinite(row_max):
-            row_max = 0.0
         total = 0.0
         for k in range(n_components):
-            total += math.exp(log_prob[k] - row_max)
+            shifted_prob[k] = math.exp(log_prob[k] - row_max)
+            total += shifted_prob[k]
         norm = math.log(total) + row_max
         log_prob_norm[i] = norm
         weight = sample_weight[i] if has_weight else 1.0
         if weight != 0.0:
             log_likelihood += weight * norm
+        # Divide by the total rather than subtract the log-sum-exp (see _numpy._log_resp).
+        scale = weight / total
         for k in range(n_components):
-            r = weight * math.exp(log_prob[k] - norm)
+            r = scale * shifted_prob[k]
             wresp[i, k] = r
             n_k[k] += r
             for j in range(n_features):

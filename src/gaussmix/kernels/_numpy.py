@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["estep_stats", "resp_stats", "weighted_log_prob"]
+__all__ = ["QUAD_MAX", "estep_stats", "resp_stats", "weighted_log_prob"]
+
+# Squared Mahalanobis distances are capped here: a point far outside the model
+# (say at 1e200) would otherwise overflow to inf and give NaN responsibilities.
+# The cap keeps log-densities finite (about -5e299).
+QUAD_MAX = 1e300
 
 
 def weighted_log_prob(
@@ -41,18 +46,22 @@ def weighted_log_prob(
             quad[:, k] = np.einsum("ij,ij->i", y, y)
     else:
         raise ValueError(f"unknown precision form {form!r}; expected 'full' or 'diag'")
+    np.minimum(quad, QUAD_MAX, out=quad)
     return log_norm - 0.5 * quad
 
 
 def _log_resp(log_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise log-sum-exp and log responsibilities of a (Nb, K) block."""
+    """Row-wise log-sum-exp and log responsibilities of a (Nb, K) block.
+
+    Responsibilities come from the max-shifted values, not from
+    ``log_prob - logsumexp``: far from the data the log-sum-exp absorbs ``log K``
+    and the difference would give rows that do not sum to one.
+    """
     row_max = np.max(log_prob, axis=1, keepdims=True)
-    # A row whose every entry is -inf has no finite maximum; shift by 0 there.
-    row_max[~np.isfinite(row_max)] = 0.0
     with np.errstate(under="ignore", divide="ignore"):
-        log_prob_norm = np.log(np.sum(np.exp(log_prob - row_max), axis=1)) + row_max[:, 0]
-        log_resp = log_prob - log_prob_norm[:, None]
-    return log_prob_norm, log_resp
+        shifted = log_prob - row_max
+        log_total = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return (row_max + log_total)[:, 0], shifted - log_total
 
 
 def resp_stats(
