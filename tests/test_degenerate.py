@@ -81,7 +81,9 @@ def test_singular_component_is_regularised_with_a_named_warning(covariance_type)
     rng = np.random.default_rng(1)
     X = np.vstack([rng.normal(size=(200, 2)), np.tile([[8.0, 8.0]], (30, 1))])
     means_init = np.array([[0.0, 0.0], [8.0, 8.0]])
-    gm = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, means_init=means_init)
+    gm = GaussianMixture(
+        2, covariance_type=covariance_type, reg_covar=0.0, means_init=means_init, random_state=0
+    )
     if covariance_type == "tied":
         # The pooled covariance still has the spread of the 200 scattered points.
         gm.fit(X)
