@@ -107,7 +107,7 @@ def test_empty_component_keeps_its_previous_mean():
     rng = np.random.default_rng(2)
     X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 6])
     means_init = np.array([[0.0, 0.0], [6.0, 6.0], [-50.0, 50.0]])
-    gm = GaussianMixture(3, weights_init=[0.5, 0.5, 0.0], means_init=means_init)
+    gm = GaussianMixture(3, weights_init=[0.5, 0.5, 0.0], means_init=means_init, random_state=0)
     with pytest.warns(DegenerateComponentWarning, match="Component 2 was empty at iteration 1"):
         gm.fit(X)
     assert_finite_model(gm, X)
