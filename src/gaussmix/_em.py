@@ -82,11 +82,17 @@ class DataScale:
         return self._value
 
 
+# A feature whose variance is below (this x its mean)^2 is constant up to the
+# round-off of its mean: 100 copies of 0.1 give a variance of ~1e-33, not zero.
+_CONSTANT_RTOL = 1e3 * np.finfo(np.float64).eps
+
+
 def _positive_scale(variance: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Replace zero variances (constant features) by a scale that is still positive."""
-    positive = variance[variance > 0]
+    """Replace the variance of constant features by a scale that is still positive."""
+    varies = variance > (_CONSTANT_RTOL * mean) ** 2
+    positive = variance[varies]
     fallback = positive.mean() if positive.size else max(float(np.mean(mean**2)), 1.0)
-    return np.where(variance > 0, variance, fallback)
+    return np.where(varies, variance, fallback)
 
 
 def params_log_norm(params: MixtureParams, model: CovarianceModel) -> np.ndarray:

@@ -237,7 +237,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight) -> None:
         model = self._check_params()
         warm = self.warm_start and hasattr(self, "converged_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
         check.check_magnitude(X)
         n_samples, n_features = X.shape
         n_components = self.n_components
@@ -338,7 +338,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate_for_inference(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return validate_data(self, X, dtype=check.float_dtypes(X), reset=False)
 
     def _blocks_log_prob_resp(self, X):
         """Yield ``(log p(x), log_resp)`` per row block of validated ``X``."""

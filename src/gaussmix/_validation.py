@@ -20,6 +20,7 @@ __all__ = [
     "check_option",
     "check_sample_weight",
     "check_scalar_param",
+    "float_dtypes",
 ]
 
 
@@ -104,6 +105,20 @@ def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.
             "rows a positive weight."
         )
     return weight
+
+
+def float_dtypes(X) -> list | type:
+    """dtype argument for ``validate_data`` that keeps float32 data float32.
+
+    scikit-learn reads the dtype of NumPy arrays and pandas frames; for other
+    frames (polars) it falls back to float64, so look at their column types here.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and not isinstance(X, np.ndarray):
+        names = {str(dtype).lower() for dtype in dtypes}
+        if names == {"float32"}:
+            return np.float32
+    return [np.float64, np.float32]
 
 
 # Beyond this magnitude squared deviations overflow float64 (sqrt(max) ~ 1.3e154).

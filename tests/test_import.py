@@ -1,0 +1,129 @@
+"""``import gaussmix`` is light: heavy optional dependencies load only where used.
+
+Each check runs in a fresh interpreter, so modules imported by other tests (or by
+pytest plugins) in this process cannot hide or fake a result.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+HEAVY = ("matplotlib", "numba", "dask", "click")
+
+
+def _run(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object as its last line."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _loaded(names) -> str:
+    """Code for a JSON list of which of ``names`` (or their submodules) are in sys.modules."""
+    return f"sorted({{m.split('.')[0] for m in sys.modules}} & {set(names)!r})"
+
+
+def test_fresh_interpreter_starts_without_heavy_modules():
+    # The check below is only meaningful if a bare interpreter does not preload them.
+    report = _run(f"import json, sys; print(json.dumps({_loaded(HEAVY)}))")
+    assert report == []
+
+
+def test_import_gaussmix_is_light():
+    report = _run(
+        f"""
+        import json, sys
+        import gaussmix
+        print(json.dumps({{
+            "loaded": {_loaded(HEAVY)},
+            "version": gaussmix.__version__,
+            "version_type": type(gaussmix.__version__).__name__,
+            "gaussmix_in_modules": "gaussmix" in sys.modules,
+        }}))
+        """
+    )
+    assert report["gaussmix_in_modules"]
+    assert report["loaded"] == []
+    assert report["version_type"] == "str"
+    assert report["version"]
+
+
+def test_version_matches_the_installed_distribution():
+    from importlib.metadata import PackageNotFoundError, version
+
+    import gaussmix
+
+    try:
+        installed = version("gaussmix")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        pytest.skip("gaussmix is not installed as a distribution")
+    assert gaussmix.__version__ == installed
+
+
+def test_public_names_are_importable_without_heavy_modules():
+    report = _run(
+        f"""
+        import json, sys
+        from gaussmix import (
+            COVARIANCE_TYPES, DegenerateComponentWarning, GaussianMixture,
+            InvalidParameterError,
+        )
+        import gaussmix.kernels, gaussmix.covariance, gaussmix.backends
+        print(json.dumps({{"loaded": {_loaded(HEAVY)}, "all": sorted(gaussmix.__all__)}}))
+        """
+    )
+    assert report["loaded"] == []
+    assert {"GaussianMixture", "InvalidParameterError", "DegenerateComponentWarning"} <= set(
+        report["all"]
+    )
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_fit_with_numpy_kernel_does_not_import_numba(covariance_type):
+    report = _run(
+        f"""
+        import json, sys
+        import numpy as np
+        import gaussmix
+        rng = np.random.RandomState(0)
+        X = np.vstack([rng.randn(60, 2), rng.randn(60, 2) + 6])
+        gm = gaussmix.GaussianMixture(
+            2, covariance_type={covariance_type!r}, kernel="numpy", random_state=0
+        ).fit(X)
+        gm.predict(X); gm.predict_proba(X); gm.score_samples(X); gm.sample(5); gm.bic(X)
+        print(json.dumps({{
+            "loaded": {_loaded(HEAVY)},
+            "weights": sorted(gm.weights_.tolist()),
+        }}))
+        """
+    )
+    assert report["loaded"] == []
+    # The fit did happen: two clusters of 60 rows each.
+    assert report["weights"] == pytest.approx([0.5, 0.5], abs=0.05)
+
+
+def test_numba_kernel_does_import_numba():
+    # The counterpart of the test above, so that the sys.modules check can fail.
+    pytest.importorskip("numba")
+    report = _run(
+        f"""
+        import json, sys
+        import numpy as np
+        import gaussmix
+        X = np.random.RandomState(0).randn(50, 2)
+        gaussmix.GaussianMixture(1, kernel="numba").fit(X)
+        print(json.dumps({_loaded(HEAVY)}))
+        """
+    )
+    assert "numba" in report
