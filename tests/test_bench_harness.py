@@ -64,9 +64,7 @@ def test_initial_parameters_shapes_and_validity(cov: str) -> None:
         assert np.all(precisions > 0)
     # scikit-learn validates *_init (shapes, symmetry, positivity) and accepts them.
     point = bench.GridPoint(600, n_features, n_components, cov, "float32")
-    bench.timed_fit(
-        bench.fixed_init_estimator(bench.SklearnGaussianMixture, point, init, 1), X
-    )
+    bench.timed_fit(bench.fixed_init_estimator(bench.SklearnGaussianMixture, point, init, 1), X)
 
 
 def test_parameters_from_labels_single_component_matches_sample_moments() -> None:
@@ -165,7 +163,8 @@ def test_iteration_table_has_expected_columns_and_flags() -> None:
 
 def test_whole_fit_table_has_expected_columns() -> None:
     results = [_fake_result(bench.GridPoint(1000, 2, 2, "tied", "float64"))]
-    header, rows = _parse_markdown_table(bench.render_whole_fit_table(results))
+    text = bench.render_whole_fit_table(results)
+    header, rows = _parse_markdown_table(text)
     assert header[:8] == [
         "N",
         "D",
@@ -179,6 +178,7 @@ def test_whole_fit_table_has_expected_columns() -> None:
     assert rows == [
         ["1,000", "2", "2", "tied", "float64", "1", "0.5", "2.00", "7", "7*", "1.0e-09"]
     ]
+    assert "* did not converge" in text
 
 
 def test_build_grid_defaults_and_overrides() -> None:
@@ -248,3 +248,15 @@ def test_main_prints_tables_and_writes_json(tmp_path: Path, capsys) -> None:
         "dtype": "float64",
     }
     assert raw["results"][0]["memory"] is None
+
+
+def test_thread_env_and_threads_option() -> None:
+    env = bench.thread_env(1)
+    assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == "1"
+    assert env["NUMBA_NUM_THREADS"] == "1"
+    assert bench.thread_env(None).get("NUMBA_NUM_THREADS") == bench.os.environ.get(
+        "NUMBA_NUM_THREADS"
+    )
+    assert bench.parse_args(["--threads", "2"]).threads == 2
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--threads", "0"])

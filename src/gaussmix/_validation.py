@@ -127,7 +127,8 @@ _MAX_MAGNITUDE = 1e150
 
 def check_magnitude(X: np.ndarray) -> None:
     """Raise ValueError if ``X`` holds values whose squares would overflow float64."""
-    largest = float(np.max(np.abs(X))) if X.size else 0.0
+    # max and -min rather than abs(X): no temporary the size of X.
+    largest = max(float(np.max(X)), -float(np.min(X))) if X.size else 0.0
     if largest > _MAX_MAGNITUDE:
         raise ValueError(
             f"X has values of magnitude up to {largest:.3g}; variances of such data "
