@@ -6,7 +6,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
+
+# numpy.linalg rather than scipy.linalg: NumPy and SciPy wheels each bundle an
+# OpenBLAS, and alternating between the two in the EM loop leaves one library's
+# threads spinning while the other works (a 32 x 32 triangular solve took
+# milliseconds). The E-step's matrix products run on NumPy's, so the M-step does too.
 
 __all__ = ["CovarianceModel", "Repair"]
 
@@ -57,8 +61,8 @@ def cholesky_or_none(matrix: np.ndarray, scale: np.ndarray) -> np.ndarray | None
     if np.any(diag <= PIVOT_TOL * scale):
         return None
     try:
-        chol = linalg.cholesky(matrix, lower=True, check_finite=False)
-    except linalg.LinAlgError:
+        chol = np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
         return None
     if np.min(np.diag(chol) ** 2 / diag) < PIVOT_TOL:
         return None
@@ -84,16 +88,22 @@ def repair_matrix(matrix: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, fl
 
 
 def precision_cholesky_from_covariance(covariance: np.ndarray) -> np.ndarray:
-    """Upper-triangular P with P P^T = inv(covariance), as scikit-learn stores it."""
-    chol = linalg.cholesky(covariance, lower=True, check_finite=False)
-    eye = np.eye(covariance.shape[0])
-    return linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
+    """Upper-triangular P with P P^T = inv(covariance), as scikit-learn stores it.
+
+    Works on one (D, D) matrix or a stack (K, D, D).
+    """
+    chol = np.linalg.cholesky(covariance)
+    # inv(L)^T; the inverse of a triangular matrix is triangular, clean the round-off.
+    return np.triu(np.swapaxes(np.linalg.inv(chol), -1, -2))
 
 
 def precision_cholesky_from_precision(precision: np.ndarray) -> np.ndarray:
-    """Upper-triangular P with P P^T = precision (Cholesky of the flipped matrix)."""
-    flipped = precision[::-1, ::-1]
-    return linalg.cholesky(flipped, lower=True, check_finite=False)[::-1, ::-1].copy()
+    """Upper-triangular P with P P^T = precision (Cholesky of the flipped matrix).
+
+    Works on one (D, D) matrix or a stack (K, D, D).
+    """
+    flipped = precision[..., ::-1, ::-1]
+    return np.linalg.cholesky(flipped)[..., ::-1, ::-1].copy()
 
 
 def check_spd(matrix: np.ndarray, what: str) -> None:

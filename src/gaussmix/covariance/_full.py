@@ -43,10 +43,10 @@ class FullCovariance(CovarianceModel):
         return covariances, repairs
 
     def precisions_cholesky(self, covariances):
-        return np.stack([precision_cholesky_from_covariance(c) for c in covariances])
+        return precision_cholesky_from_covariance(covariances)
 
     def precisions_cholesky_from_precisions(self, precisions):
-        return np.stack([precision_cholesky_from_precision(p) for p in precisions])
+        return precision_cholesky_from_precision(precisions)
 
     def precisions(self, precisions_chol):
         return precisions_chol @ np.swapaxes(precisions_chol, 1, 2)
