@@ -86,8 +86,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Rows per block of the EM pass; None chooses from the problem's shape. The
         result does not depend on it (to rounding).
     kernel : {"auto", "numpy", "numba"}, default="auto"
-        The E-step kernel: the fused numba kernel, or the NumPy reference.
-        ``"auto"`` uses numba when it can be imported.
+        The E-step kernel: the fused numba kernel, or the NumPy kernel (BLAS
+        products; also the reference). ``"auto"`` picks the faster for the shape:
+        numba, except for full or tied covariances with 12 features or more.
 
     Attributes
     ----------
@@ -263,7 +264,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "set warm_start=False to fit from scratch."
             )
 
-        kernel = get_kernel(self.kernel)
+        kernel = get_kernel(self.kernel, form=model.form, n_features=n_features)
         backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
         eps10 = 10 * float(np.finfo(X.dtype).eps)
         scale = DataScale(backend, kernel)

@@ -17,10 +17,19 @@ _BLOCK_CELLS = 1 << 18
 _MIN_BLOCK_ROWS = 256
 
 
-def default_block_size(n_rows: int, n_components: int, n_features: int) -> int:
-    """Rows per block for a problem of this shape."""
-    rows = _BLOCK_CELLS // max(n_components + n_features, 1)
-    return int(min(max(rows, _MIN_BLOCK_ROWS), max(n_rows, 1)))
+def default_block_size(
+    n_rows: int, n_components: int, n_features: int, n_threads: int | None = None
+) -> int:
+    """Rows per block for a problem of this shape.
+
+    Blocks hold about ``_BLOCK_CELLS`` cells of work space, and there are at least
+    four per thread, in a multiple of the thread count, so threads finish together.
+    """
+    n_threads = n_threads or os.cpu_count() or 1
+    rows = max(_BLOCK_CELLS // max(n_components + n_features, 1), _MIN_BLOCK_ROWS)
+    n_blocks = max(-(-n_rows // rows), 4 * n_threads)
+    n_blocks = -(-n_blocks // n_threads) * n_threads
+    return int(max(-(-n_rows // n_blocks), min(_MIN_BLOCK_ROWS, max(n_rows, 1))))
 
 
 class InMemoryBackend:
