@@ -12,13 +12,16 @@ from __future__ import annotations
 from ._mixture import GaussianMixture
 from .covariance import COVARIANCE_TYPES
 from .exceptions import DegenerateComponentWarning, InvalidParameterError
+from .io import DataSource, open_data
 
 __version__ = "0.1.0"
 
 __all__ = [
     "COVARIANCE_TYPES",
+    "DataSource",
     "DegenerateComponentWarning",
     "GaussianMixture",
     "InvalidParameterError",
     "__version__",
+    "open_data",
 ]

@@ -15,10 +15,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _validation as check
 from ._em import DataScale, MixtureParams, fit_em, m_step, params_log_norm
 from ._init import INIT_METHODS, initial_stats
-from .backends import resolve
+from .backends import ChunkedBackend, InMemoryBackend, resolve
 from .covariance import CovarianceModel, Repair, get_covariance_model
 from .covariance._base import RIDGE_FRACTION
 from .exceptions import DegenerateComponentWarning
+from .io import DataSource
 from .kernels import KERNEL_NAMES, get_kernel
 
 __all__ = ["GaussianMixture"]
@@ -184,9 +185,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features) or DataSource
             Training data: a NumPy array (any real dtype; integers become float64),
-            a pandas or polars DataFrame, or a (read-only) memory map.
+            a pandas or polars DataFrame, a (read-only) memory map, or a data file
+            opened with :func:`gaussmix.open_data`, which is read block by block on
+            every EM iteration (the initialisation then uses a random sample of
+            ``INIT_SAMPLE_ROWS`` rows).
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -238,8 +242,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight) -> None:
         model = self._check_params()
         warm = self.warm_start and hasattr(self, "converged_")
-        X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-        check.check_magnitude(X)
+        if isinstance(X, DataSource):
+            self._set_source_features(X)
+        else:
+            X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
+            check.check_magnitude(X)
         n_samples, n_features = X.shape
         n_components = self.n_components
         if n_samples < n_components:
@@ -280,13 +287,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 return self._params(), []
             params, repairs = None, []
             if weights_init is None or means_init is None or precisions_init is None:
+                init_backend = _init_backend(backend, random_state)
                 stats = initial_stats(
-                    self.init_params, backend, kernel, model.scatter, n_components, random_state
+                    self.init_params,
+                    init_backend,
+                    kernel,
+                    model.scatter,
+                    n_components,
+                    random_state,
                 )
-                if self.init_params in ("kmeans", "random"):
+                if init_backend is backend and self.init_params in ("kmeans", "random"):
                     scale.offer(stats)  # each row's responsibilities sum to one
                 params, repairs = m_step(
-                    stats, model, reg, eps10, scale, weight_total=backend.weight_sum
+                    stats, model, reg, eps10, scale, weight_total=init_backend.weight_sum
                 )
             return _override(params, model, weights_init, means_init, precisions_init), repairs
 
@@ -319,6 +332,34 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = float(result.lower_bound)
         self.lower_bounds_ = [float(b) for b in result.lower_bounds]
 
+    def _set_source_features(self, source: DataSource) -> None:
+        """``n_features_in_`` and ``feature_names_in_`` from a data source."""
+        if source.n_rows < 2:
+            raise ValueError(
+                f"Found {source.n_rows} sample(s) in {source.path} while a minimum of 2 is "
+                "required."
+            )
+        self.n_features_in_ = source.n_features
+        if source.feature_names is not None:
+            self.feature_names_in_ = source.feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_source_features(self, source: DataSource) -> None:
+        if source.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {source.n_features} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is not None and source.feature_names is not None:
+            if list(fitted) != list(source.feature_names):
+                raise ValueError(
+                    f"The columns of {source.path} ({list(source.feature_names)}) differ from "
+                    f"those seen in fit ({list(fitted)}); select them with open_data(..., "
+                    "columns=[...])."
+                )
+
     def _set_params(self, params: MixtureParams, model: CovarianceModel, dtype) -> None:
         self.weights_ = params.weights.astype(dtype)
         self.means_ = params.means.astype(dtype)
@@ -339,6 +380,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate_for_inference(self, X):
         check_is_fitted(self)
+        if isinstance(X, DataSource):
+            self._check_source_features(X)
+            return X
         return validate_data(self, X, dtype=check.float_dtypes(X), reset=False)
 
     def _blocks_log_prob_resp(self, X):
@@ -507,6 +551,34 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = model.sample(rng, params.means, params.covariances, counts)
         y = np.repeat(np.arange(self.n_components), counts)
         return X.astype(self.means_.dtype, copy=False), y
+
+
+# Initialisation on data read from files (a DataSource) works on a uniform
+# random sample of this many rows: k-means and its relatives need the rows in
+# memory, and a sample of 100,000 rows places the starting means as well as the
+# whole data would for any number of components a mixture is fitted with. EM then
+# runs on all rows.
+INIT_SAMPLE_ROWS = 100_000
+
+
+def _init_backend(backend, random_state: np.random.RandomState):
+    """The backend an initialisation runs on: the data, or a sample of a file's rows."""
+    if not isinstance(backend, ChunkedBackend):
+        return backend
+    n_rows = backend.n_rows
+    if n_rows <= INIT_SAMPLE_ROWS:
+        rows = np.arange(n_rows)
+    else:
+        # With replacement then unique: no permutation of all n_rows indices.
+        rows = np.unique(random_state.randint(0, n_rows, size=INIT_SAMPLE_ROWS))
+    sample = backend.source.read_rows(rows)
+    weight = None if backend.sample_weight is None else backend.sample_weight[rows]
+    if weight is not None and np.count_nonzero(weight) == 0:
+        raise ValueError(
+            "Every row sampled for the initialisation has a zero sample_weight; give more "
+            "rows a positive weight or pass weights_init, means_init and precisions_init."
+        )
+    return InMemoryBackend(sample, weight, backend.block_size)
 
 
 def _override(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ..io import DataSource
+from ._chunked import ChunkedBackend
 from ._inmemory import InMemoryBackend, default_block_size
 
-__all__ = ["InMemoryBackend", "default_block_size", "resolve"]
+__all__ = ["ChunkedBackend", "InMemoryBackend", "default_block_size", "resolve"]
 
 
 def resolve(X, sample_weight, *, n_components: int, block_size: int | None = None):
@@ -12,13 +14,16 @@ def resolve(X, sample_weight, *, n_components: int, block_size: int | None = Non
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray of shape (n_samples, n_features) or DataSource
+        A :class:`~gaussmix.io.DataSource` is read block by block on every pass.
     sample_weight : ndarray of shape (n_samples,) or None
     n_components : int
         Used to size the default blocks.
     block_size : int or None
         Rows per block; None picks a size from the problem's shape.
     """
+    if isinstance(X, DataSource):
+        return ChunkedBackend(X, sample_weight, block_size or X.block_rows)
     if block_size is None:
         block_size = default_block_size(X.shape[0], n_components, X.shape[1])
     return InMemoryBackend(X, sample_weight, block_size)

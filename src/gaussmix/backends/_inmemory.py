@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -15,6 +16,29 @@ T = TypeVar("T")
 # small enough to stay in cache between the kernel's two sweeps over a block.
 _BLOCK_CELLS = 1 << 18
 _MIN_BLOCK_ROWS = 256
+
+
+def ordered_map(
+    fn: Callable[[np.ndarray, np.ndarray | None], T],
+    blocks: Iterator[tuple[np.ndarray, np.ndarray | None]],
+    workers: int,
+) -> list[T]:
+    """``[fn(*block) for block in blocks]``, on ``workers`` threads, in block order.
+
+    At most ``2 * workers`` blocks are taken from ``blocks`` ahead of the results,
+    so a source that reads its blocks from disk never holds more than that.
+    """
+    if workers <= 1:
+        return [fn(*block) for block in blocks]
+    results: list[T] = []
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for block in blocks:
+            pending.append(pool.submit(fn, *block))
+            if len(pending) >= 2 * workers:
+                results.append(pending.popleft().result())
+        results.extend(future.result() for future in pending)
+    return results
 
 
 def default_block_size(
@@ -93,8 +117,5 @@ class InMemoryBackend:
         number of threads.
         """
         n_blocks = -(-self.n_rows // self.block_size)
-        workers = min(self.n_threads, n_blocks)
-        if not threads or workers <= 1:
-            return [fn(X_block, w_block) for X_block, w_block in self.blocks()]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda block: fn(*block), self.blocks()))
+        workers = min(self.n_threads, n_blocks) if threads else 1
+        return ordered_map(fn, self.blocks(), workers)

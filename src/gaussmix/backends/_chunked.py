@@ -1,0 +1,75 @@
+"""Chunked backend: one sequential read of a data source per pass."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import numpy as np
+
+from ..io import DataSource
+from ._inmemory import ordered_map
+
+T = TypeVar("T")
+
+
+class ChunkedBackend:
+    """Row blocks read from a :class:`~gaussmix.io.DataSource` on every pass.
+
+    Blocks are read in file order; the kernel runs on up to ``n_threads`` of them
+    at once while the next are read, and at most ``2 * n_threads`` are in memory.
+
+    Parameters
+    ----------
+    source : DataSource
+    sample_weight : ndarray of shape (n_rows,) or None
+    block_size : int
+        Rows per block read.
+    n_threads : int or None
+    """
+
+    def __init__(
+        self,
+        source: DataSource,
+        sample_weight: np.ndarray | None,
+        block_size: int,
+        n_threads: int | None = None,
+    ) -> None:
+        self.source = source
+        self.sample_weight = sample_weight
+        self.block_size = int(block_size)
+        self.n_threads = n_threads or os.cpu_count() or 1
+
+    @property
+    def n_rows(self) -> int:
+        return self.source.n_rows
+
+    @property
+    def n_features(self) -> int:
+        return self.source.n_features
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.source.dtype
+
+    @property
+    def weight_sum(self) -> float:
+        if self.sample_weight is None:
+            return float(self.n_rows)
+        return float(np.sum(self.sample_weight, dtype=np.float64))
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Yield ``(X_block, sample_weight_block)`` in row order."""
+        start = 0
+        for block in self.source.blocks(self.block_size):
+            stop = start + block.shape[0]
+            weight = None if self.sample_weight is None else self.sample_weight[start:stop]
+            yield block, weight
+            start = stop
+
+    def map(
+        self, fn: Callable[[np.ndarray, np.ndarray | None], T], *, threads: bool = False
+    ) -> list[T]:
+        """Apply ``fn`` to every block; results come back in row order."""
+        return ordered_map(fn, self.blocks(), self.n_threads if threads else 1)
