@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from numbers import Integral, Real
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -13,12 +14,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
-from ._em import DataScale, MixtureParams, fit_em, m_step, params_log_norm
+from ._em import DataScale, MixtureParams, estep_stats, fit_em, m_step, params_log_norm
 from ._init import INIT_METHODS, initial_stats
+from ._online import step_size
+from ._online import update as online_update
 from .backends import ChunkedBackend, InMemoryBackend, resolve
 from .covariance import CovarianceModel, Repair, get_covariance_model
 from .covariance._base import RIDGE_FRACTION
-from .exceptions import DegenerateComponentWarning
+from .exceptions import DegenerateComponentWarning, InvalidParameterError
 from .io import DataSource
 from .kernels import KERNEL_NAMES, get_kernel
 
@@ -160,6 +163,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose_interval=10,
         block_size=None,
         kernel="auto",
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -177,6 +182,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
         self.block_size = block_size
         self.kernel = kernel
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ------------------------------------------------------------------ fitting
 
@@ -237,6 +244,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.block_size, "block_size", Integral, minimum=1, allow_none=True
         )
         check.check_option(self.kernel, "kernel", KERNEL_NAMES)
+        check.check_scalar_param(self.learning_decay, "learning_decay", Real)
+        if not 0.5 < self.learning_decay <= 1:
+            raise InvalidParameterError(
+                f"learning_decay must be in (0.5, 1]; got {self.learning_decay!r}."
+            )
+        check.check_scalar_param(self.learning_offset, "learning_offset", Real, minimum=0)
         return model
 
     def _fit(self, X, sample_weight) -> None:
@@ -254,66 +267,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = {n_components}, "
                 f"n_samples = {n_samples}; reduce n_components or give more rows."
             )
-        weight = check.check_sample_weight(sample_weight, n_samples, n_components)
-        weights_init = means_init = precisions_init = None
-        if self.weights_init is not None:
-            weights_init = check.check_init_weights(self.weights_init, n_components)
-        if self.means_init is not None:
-            means_init = check.check_init_means(self.means_init, n_components, n_features)
-        if self.precisions_init is not None:
-            precisions_init = check.check_init_precisions(
-                self.precisions_init, model, n_components, n_features
-            )
         if warm and self.means_.shape != (n_components, n_features):
             raise ValueError(
                 f"warm_start=True but the fitted model has means of shape {self.means_.shape} "
                 f"and X has {n_features} features with n_components={n_components}; "
                 "set warm_start=False to fit from scratch."
             )
-
-        kernel = get_kernel(self.kernel, form=model.form, n_features=n_features)
-        backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
-        eps10 = 10 * float(np.finfo(X.dtype).eps)
-        scale = DataScale(backend, kernel)
-        reg = (
-            RIDGE_FRACTION * scale()
-            if isinstance(self.reg_covar, str)
-            else np.full(n_features, float(self.reg_covar))
-        )
-        random_state = check_random_state(self.random_state)
+        ctx = self._em_context(X, sample_weight, model)
+        self.__dict__.pop("_online", None)
 
         def initialize() -> tuple[MixtureParams, list[Repair]]:
             if warm:
                 return self._params(), []
-            params, repairs = None, []
-            if weights_init is None or means_init is None or precisions_init is None:
-                init_backend = _init_backend(backend, random_state)
-                stats = initial_stats(
-                    self.init_params,
-                    init_backend,
-                    kernel,
-                    model.scatter,
-                    n_components,
-                    random_state,
-                )
-                if init_backend is backend and self.init_params in ("kmeans", "random"):
-                    scale.offer(stats)  # each row's responsibilities sum to one
-                params, repairs = m_step(
-                    stats, model, reg, eps10, scale, weight_total=init_backend.weight_sum
-                )
-            return _override(params, model, weights_init, means_init, precisions_init), repairs
+            return self._initial_params(ctx, model)
 
         result = fit_em(
-            backend,
-            kernel,
+            ctx.backend,
+            ctx.kernel,
             model,
             initialize,
             n_init=1 if warm else self.n_init,
             tol=self.tol,
             max_iter=self.max_iter,
-            reg=reg,
-            eps10=eps10,
-            scale=scale,
+            reg=ctx.reg,
+            eps10=ctx.eps10,
+            scale=ctx.scale,
             start_lower_bound=self.lower_bound_ if warm else -np.inf,
             verbose=self.verbose,
             verbose_interval=self.verbose_interval,
@@ -331,6 +309,128 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.lower_bound_ = float(result.lower_bound)
         self.lower_bounds_ = [float(b) for b in result.lower_bounds]
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one batch of a stream: one step of online EM.
+
+        Stepwise EM (Cappé & Moulines, 2009): the batch's E-step statistics under
+        the current parameters move running statistics by a step
+        ``(learning_offset + t) ** -learning_decay`` for the t-th batch, and the
+        M-step turns the running statistics into parameters. The first call starts
+        from the fitted model if there is one (after :meth:`fit`), otherwise from
+        ``init_params`` (or the ``*_init`` arrays) on the first batch, which then
+        needs at least ``n_components`` rows.
+
+        Unlike :meth:`fit`, each batch is seen once and only one EM step is made
+        per batch, so the model follows the stream rather than converging on a
+        fixed data set; on a stream from a fixed mixture it approaches the batch
+        optimum as batches accumulate. ``lower_bound_`` is the mean log-likelihood
+        of the latest batch under the parameters before its update, ``n_iter_``
+        counts the batches, and ``converged_`` stays False.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        model = self._check_params()
+        online = getattr(self, "_online", None)
+        fitted = hasattr(self, "converged_")
+        X = validate_data(
+            self, X, dtype=check.float_dtypes(X), reset=not fitted, ensure_min_samples=1
+        )
+        check.check_magnitude(X)
+        if online is None:
+            if not fitted and X.shape[0] < self.n_components:
+                raise ValueError(
+                    f"The first batch has {X.shape[0]} rows but n_components = "
+                    f"{self.n_components}; it needs at least as many rows as components."
+                )
+            ctx = self._em_context(X, sample_weight, model)
+            if fitted:
+                params, repairs = self._params(), []
+            else:
+                params, repairs = self._initial_params(ctx, model)
+            online = SimpleNamespace(stats=None, steps=0, reg=ctx.reg, scale=ctx.scale)
+            self.lower_bounds_ = []
+        else:
+            ctx = self._em_context(X, sample_weight, model)
+            ctx.reg, ctx.scale = online.reg, online.scale
+            params, repairs = self._params(), []
+        batch = estep_stats(ctx.backend, ctx.kernel, model, params)
+        online.scale.offer(batch)
+        online.steps += 1
+        step = step_size(online.steps, self.learning_offset, self.learning_decay)
+        online.stats = online_update(online.stats, batch, step)
+        params, step_repairs = m_step(
+            online.stats, model, online.reg, ctx.eps10, online.scale, previous=params
+        )
+        _warn_repairs([(online.steps, r) for r in repairs + step_repairs], model)
+        self._set_params(params, model, X.dtype)
+        self._online = online
+        self.converged_ = False
+        self.n_iter_ = online.steps
+        self.lower_bound_ = batch.log_likelihood / batch.weight_sum
+        self.lower_bounds_ = [*getattr(self, "lower_bounds_", []), self.lower_bound_]
+        return self
+
+    def _em_context(self, X, sample_weight, model: CovarianceModel) -> SimpleNamespace:
+        """Everything an EM run on validated ``X`` needs besides the parameters."""
+        n_samples, n_features = X.shape
+        n_components = self.n_components
+        ctx = SimpleNamespace(
+            weights_init=None, means_init=None, precisions_init=None, X_dtype=X.dtype
+        )
+        weight = check.check_sample_weight(sample_weight, n_samples, n_components)
+        if self.weights_init is not None:
+            ctx.weights_init = check.check_init_weights(self.weights_init, n_components)
+        if self.means_init is not None:
+            ctx.means_init = check.check_init_means(self.means_init, n_components, n_features)
+        if self.precisions_init is not None:
+            ctx.precisions_init = check.check_init_precisions(
+                self.precisions_init, model, n_components, n_features
+            )
+        ctx.kernel = get_kernel(self.kernel, form=model.form, n_features=n_features)
+        ctx.backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
+        ctx.eps10 = 10 * float(np.finfo(X.dtype).eps)
+        ctx.scale = DataScale(ctx.backend, ctx.kernel)
+        ctx.reg = (
+            RIDGE_FRACTION * ctx.scale()
+            if isinstance(self.reg_covar, str)
+            else np.full(n_features, float(self.reg_covar))
+        )
+        ctx.random_state = check_random_state(self.random_state)
+        return ctx
+
+    def _initial_params(
+        self, ctx: SimpleNamespace, model: CovarianceModel
+    ) -> tuple[MixtureParams, list[Repair]]:
+        """Initial parameters from ``init_params`` and the user's ``*_init`` arrays."""
+        params, repairs = None, []
+        if ctx.weights_init is None or ctx.means_init is None or ctx.precisions_init is None:
+            init_backend = _init_backend(ctx.backend, ctx.random_state)
+            stats = initial_stats(
+                self.init_params,
+                init_backend,
+                ctx.kernel,
+                model.scatter,
+                self.n_components,
+                ctx.random_state,
+            )
+            if init_backend is ctx.backend and self.init_params in ("kmeans", "random"):
+                ctx.scale.offer(stats)  # each row's responsibilities sum to one
+            params, repairs = m_step(
+                stats, model, ctx.reg, ctx.eps10, ctx.scale, weight_total=init_backend.weight_sum
+            )
+        params = _override(params, model, ctx.weights_init, ctx.means_init, ctx.precisions_init)
+        return params, repairs
 
     def _set_source_features(self, source: DataSource) -> None:
         """``n_features_in_`` and ``feature_names_in_`` from a data source."""
