@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import numpy as np
 
 from ..io import DataSource
-from ._inmemory import ordered_map
-
-T = TypeVar("T")
+from ._base import BlockBackend
 
 
-class ChunkedBackend:
+class ChunkedBackend(BlockBackend):
     """Row blocks read from a :class:`~gaussmix.io.DataSource` on every pass.
 
     Blocks are read in file order; the kernel runs on up to ``n_threads`` of them
@@ -53,12 +50,6 @@ class ChunkedBackend:
     def dtype(self) -> np.dtype:
         return self.source.dtype
 
-    @property
-    def weight_sum(self) -> float:
-        if self.sample_weight is None:
-            return float(self.n_rows)
-        return float(np.sum(self.sample_weight, dtype=np.float64))
-
     def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield ``(X_block, sample_weight_block)`` in row order."""
         start = 0
@@ -67,9 +58,3 @@ class ChunkedBackend:
             weight = None if self.sample_weight is None else self.sample_weight[start:stop]
             yield block, weight
             start = stop
-
-    def map(
-        self, fn: Callable[[np.ndarray, np.ndarray | None], T], *, threads: bool = False
-    ) -> list[T]:
-        """Apply ``fn`` to every block; results come back in row order."""
-        return ordered_map(fn, self.blocks(), self.n_threads if threads else 1)
