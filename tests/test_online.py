@@ -93,6 +93,15 @@ def test_partial_fit_continues_a_fitted_model():
     assert np.max(np.abs(gm.means_ - means)) < 0.5  # a small step from the fitted model
 
 
+def test_later_batches_may_be_small_and_weighted():
+    draw = stream(6)
+    gm = GaussianMixture(4, random_state=0, reg_covar="auto").partial_fit(draw(400))
+    gm.partial_fit(draw(1))
+    gm.partial_fit(draw(3), sample_weight=[0.0, 2.0, 1.0])
+    assert gm.n_iter_ == 3
+    assert np.all(np.isfinite(gm.means_))
+
+
 def test_partial_fit_errors():
     draw = stream(5)
     with pytest.raises(ValueError, match="first batch has 2 rows but n_components = 4"):

@@ -362,19 +362,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 params, repairs = self._params(), []
             else:
                 params, repairs = self._initial_params(ctx, model)
-            online = SimpleNamespace(stats=None, steps=0, reg=ctx.reg, scale=ctx.scale)
+            # The regularisation and data scale are fixed by the first batch.
+            online = SimpleNamespace(
+                stats=None, steps=0, reg=ctx.reg, scale=ctx.scale, kernel=ctx.kernel
+            )
+            backend = ctx.backend
             self.lower_bounds_ = []
         else:
-            ctx = self._em_context(X, sample_weight, model)
-            ctx.reg, ctx.scale = online.reg, online.scale
+            weight = check.check_sample_weight(sample_weight, X.shape[0], 1)
+            backend = resolve(
+                X, weight, n_components=self.n_components, block_size=self.block_size
+            )
             params, repairs = self._params(), []
-        batch = estep_stats(ctx.backend, ctx.kernel, model, params)
+        eps10 = 10 * float(np.finfo(X.dtype).eps)
+        batch = estep_stats(backend, online.kernel, model, params)
         online.scale.offer(batch)
         online.steps += 1
         step = step_size(online.steps, self.learning_offset, self.learning_decay)
         online.stats = online_update(online.stats, batch, step)
         params, step_repairs = m_step(
-            online.stats, model, online.reg, ctx.eps10, online.scale, previous=params
+            online.stats, model, online.reg, eps10, online.scale, previous=params
         )
         _warn_repairs([(online.steps, r) for r in repairs + step_repairs], model)
         self._set_params(params, model, X.dtype)
@@ -389,9 +396,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Everything an EM run on validated ``X`` needs besides the parameters."""
         n_samples, n_features = X.shape
         n_components = self.n_components
-        ctx = SimpleNamespace(
-            weights_init=None, means_init=None, precisions_init=None, X_dtype=X.dtype
-        )
+        ctx = SimpleNamespace(weights_init=None, means_init=None, precisions_init=None)
         weight = check.check_sample_weight(sample_weight, n_samples, n_components)
         if self.weights_init is not None:
             ctx.weights_init = check.check_init_weights(self.weights_init, n_components)
