@@ -91,8 +91,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         result does not depend on it (to rounding).
     kernel : {"auto", "numpy", "numba"}, default="auto"
         The E-step kernel: the fused numba kernel, or the NumPy kernel (BLAS
-        products; also the reference). ``"auto"`` picks the faster for the shape:
-        numba, except for full or tied covariances with 12 features or more.
+        products; the reference). ``"auto"`` uses numba when it can be imported.
 
     Attributes
     ----------
@@ -406,7 +405,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ctx.precisions_init = check.check_init_precisions(
                 self.precisions_init, model, n_components, n_features
             )
-        ctx.kernel = get_kernel(self.kernel, form=model.form, n_features=n_features)
+        ctx.kernel = get_kernel(self.kernel)
         ctx.backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
         ctx.eps10 = 10 * float(np.finfo(X.dtype).eps)
         ctx.scale = DataScale(ctx.backend, ctx.kernel)

@@ -25,27 +25,15 @@ KERNEL_NAMES = ("auto", "numpy", "numba")
 __all__ = ["KERNEL_NAMES", "KernelName", "get_kernel"]
 
 
-# Full precisions at this dimension and above run faster as BLAS products (the
-# NumPy kernel) than as numba loops: measured crossover between D = 8 and D = 16
-# (N = 1e5, K = 16; see benchmarks/). Diagonal forms are faster in numba at any D.
-BLAS_MIN_FEATURES = 12
-
-
-def get_kernel(
-    name: str = "auto", *, form: str = "diag", n_features: int | None = None
-) -> SimpleNamespace:
-    """Return the kernel set named ``name``, or the fastest for a shape.
+def get_kernel(name: str = "auto") -> SimpleNamespace:
+    """Return the kernel set named ``name``.
 
     Parameters
     ----------
     name : {"auto", "numpy", "numba"}
-        ``"auto"`` picks numba when it can be imported, except for full precisions
-        with ``n_features >= BLAS_MIN_FEATURES``, where the NumPy kernel's BLAS
-        products are faster.
-    form : {"full", "diag"}
-        The covariance model's precision form (used by ``"auto"``).
-    n_features : int or None
-        Number of features (used by ``"auto"``).
+        ``"auto"`` picks numba when it can be imported, NumPy otherwise. The
+        column-wise numba kernel is faster than the NumPy kernel's BLAS products at
+        every shape measured (D from 2 to 128, full and diagonal; see benchmarks/).
 
     Returns
     -------
@@ -55,8 +43,6 @@ def get_kernel(
     """
     if name not in KERNEL_NAMES:
         raise ValueError(f"kernel must be one of {KERNEL_NAMES}; got {name!r}.")
-    if name == "auto" and form == "full" and (n_features or 0) >= BLAS_MIN_FEATURES:
-        name = "numpy"
     if name in ("auto", "numba"):
         try:
             from . import _numba

@@ -1,17 +1,27 @@
 """Fused numba kernels, the fast twins of :mod:`gaussmix.kernels._numpy`.
 
-One call handles one row block in a single sweep over its rows. For each row the
-differences ``d_k = x - mean_k`` to every component's current mean are formed
-once and used twice: for the quadratic forms of the E-step and, once the row's
-responsibilities are known, for the statistics, accumulated about the current
-means (``sum r d`` and ``sum r d d^T``). At the end of the block they are
-re-centred at the block's own means, ``W = S - m m^T / n``; the current mean is
-close to the block's mean for its component, so no digits are lost in practice.
-Arithmetic and accumulators are float64 for either input dtype.
+A row block is processed in chunks laid out column-wise (features x rows), so
+every inner loop runs across rows and compiles to SIMD instructions:
+
+1. ``_shifted_log_prob``: for each component, the quadratic form of every row
+   (differences ``x - mean_k`` whitened by the upper-triangular precision factor)
+   and the log-densities, shifted by each row's maximum;
+2. ``np.exp`` on that (components x rows) buffer: NumPy's exponential is
+   vectorised, numba's scalar ``math.exp`` is not;
+3. ``_stats_from_prob``: responsibilities, soft counts, and the sums
+   ``sum r d`` and ``sum r d d^T`` of the differences ``d = x - mean_k`` to the
+   current means.
+
+Sums about the current means add up exactly across chunks. At the end of the
+block they are re-centred at the block's own means, ``W = S - n m m^T``; the
+current mean is close to the block's mean for its component, so no digits are
+lost in practice. Arithmetic and accumulators are float64 for either input dtype.
 
 All jitted functions are ``nogil`` so blocks can run on threads, and ``cache``
-so a second process pays no compile time. ``fastmath`` is not used: the
-log-sum-exp relies on IEEE semantics for -inf.
+so a second process pays no compile time. The log-densities are computed with
+IEEE semantics (no ``fastmath``); the reductions of step 3 allow reassociation
+and contraction only (``fastmath={"reassoc", "contract"}``), which lets them
+vectorise and changes results by rounding alone.
 """
 
 from __future__ import annotations
@@ -26,66 +36,104 @@ from ._numpy import QUAD_MAX
 __all__ = ["estep_stats"]
 
 _JIT = {"nogil": True, "cache": True, "nopython": True}
+_REDUCE = {**_JIT, "fastmath": {"reassoc", "contract"}}
 _QUAD_MAX = QUAD_MAX
+
+# Rows per chunk: the (features + components) x rows work space stays in L2 cache.
+_CHUNK_ROWS = 2048
 
 
 @numba.jit(**_JIT)
-def _estep_block(X, sample_weight, has_weight, means, prec_chol, log_norm, full, full_scatter):
-    """One sweep: per-component n, sum r d, sum r d d^T (about the current means)."""
-    n_rows, n_features = X.shape
+def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, out, row_max):
+    """``out[k, i]``: log weight_k + log N(x_i | k) minus its maximum over k."""
+    n_features, n_rows = Xt.shape
     n_components = means.shape[0]
-    diff = np.empty((n_components, n_features))
-    log_prob = np.empty(n_components)
-    n_k = np.zeros(n_components)
-    shift_sums = np.zeros((n_components, n_features))
-    if full_scatter:
-        second = np.zeros((n_components, n_features, n_features))
-    else:
-        second = np.zeros((n_components, 1, n_features))
+    y = np.empty(n_rows)
+    quad = np.empty(n_rows)
+    row_max[:] = -np.inf
+    for k in range(n_components):
+        quad[:] = 0.0
+        if full:
+            # y_j = sum_{l <= j} (x_l - mean_l) P[l, j], P upper triangular.
+            for j in range(n_features):
+                y[:] = 0.0
+                for l in range(j + 1):
+                    coef = prec_chol[k, l, j]
+                    centre = means[k, l]
+                    for i in range(n_rows):
+                        y[i] += (Xt[l, i] - centre) * coef
+                for i in range(n_rows):
+                    quad[i] += y[i] * y[i]
+        else:
+            for j in range(n_features):
+                coef = prec_chol[k, 0, j]
+                centre = means[k, j]
+                for i in range(n_rows):
+                    t = (Xt[j, i] - centre) * coef
+                    quad[i] += t * t
+        base = log_norm[k]
+        for i in range(n_rows):
+            value = base - 0.5 * min(quad[i], _QUAD_MAX)
+            out[k, i] = value
+            row_max[i] = max(row_max[i], value)
+    for k in range(n_components):
+        for i in range(n_rows):
+            out[k, i] -= row_max[i]
+
+
+@numba.jit(**_REDUCE)
+def _stats_from_prob(Xt, weight, has_weight, means, prob, row_max, full_scatter, acc):
+    """Add one chunk's soft counts and shifted sums to ``acc``; return its log-likelihood.
+
+    ``prob`` holds exp(shifted log-densities); ``acc`` is (n_k, shift_sums, second).
+    """
+    n_k, shift_sums, second = acc
+    n_features, n_rows = Xt.shape
+    n_components = means.shape[0]
+    total = np.zeros(n_rows)
+    for k in range(n_components):
+        for i in range(n_rows):
+            total[i] += prob[k, i]
+    # Responsibilities are prob / total (not exp(log p - logsumexp)): rows far from
+    # every component would otherwise absorb log K and not sum to one.
+    row_scale = np.empty(n_rows)
     log_likelihood = 0.0
     for i in range(n_rows):
-        row_max = -np.inf
-        for k in range(n_components):
-            for j in range(n_features):
-                diff[k, j] = X[i, j] - means[k, j]
-            quad = 0.0
-            if full:
-                # y_j = sum_{l <= j} d_l P[l, j], P upper triangular.
-                for j in range(n_features):
-                    acc = 0.0
-                    for l in range(j + 1):
-                        acc += diff[k, l] * prec_chol[k, l, j]
-                    quad += acc * acc
+        w = weight[i] if has_weight else 1.0
+        row_scale[i] = w / total[i]
+        if w != 0.0:
+            log_likelihood += w * (math.log(total[i]) + row_max[i])
+    r = np.empty(n_rows)
+    rd = np.empty(n_rows)
+    diff = np.empty((n_features, n_rows))
+    for k in range(n_components):
+        count = 0.0
+        for i in range(n_rows):
+            r[i] = prob[k, i] * row_scale[i]
+            count += r[i]
+        n_k[k] += count
+        for a in range(n_features):
+            centre = means[k, a]
+            for i in range(n_rows):
+                diff[a, i] = Xt[a, i] - centre
+        for a in range(n_features):
+            first = 0.0
+            for i in range(n_rows):
+                rd[i] = r[i] * diff[a, i]
+                first += rd[i]
+            shift_sums[k, a] += first
+            if full_scatter:
+                for b in range(a, n_features):
+                    cross = 0.0
+                    for i in range(n_rows):
+                        cross += rd[i] * diff[b, i]
+                    second[k, a, b] += cross
             else:
-                for j in range(n_features):
-                    t = diff[k, j] * prec_chol[k, 0, j]
-                    quad += t * t
-            log_prob[k] = log_norm[k] - 0.5 * min(quad, _QUAD_MAX)
-            if log_prob[k] > row_max:
-                row_max = log_prob[k]
-        total = 0.0
-        for k in range(n_components):
-            log_prob[k] = math.exp(log_prob[k] - row_max)
-            total += log_prob[k]
-        weight = sample_weight[i] if has_weight else 1.0
-        if weight != 0.0:
-            log_likelihood += weight * (math.log(total) + row_max)
-        # Divide by the total rather than subtract the log-sum-exp (see _numpy._log_resp).
-        scale = weight / total
-        for k in range(n_components):
-            r = scale * log_prob[k]
-            if r == 0.0:
-                continue
-            n_k[k] += r
-            for a in range(n_features):
-                rd = r * diff[k, a]
-                shift_sums[k, a] += rd
-                if full_scatter:
-                    for b in range(a, n_features):
-                        second[k, a, b] += rd * diff[k, b]
-                else:
-                    second[k, 0, a] += rd * diff[k, a]
-    return n_k, shift_sums, second, log_likelihood
+                square = 0.0
+                for i in range(n_rows):
+                    square += rd[i] * diff[a, i]
+                second[k, 0, a] += square
+    return log_likelihood
 
 
 def _as_kernel_precisions(precisions_chol: np.ndarray, form: str) -> tuple[np.ndarray, bool]:
@@ -101,30 +149,43 @@ def estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatte
     """Fused twin of :func:`gaussmix.kernels._numpy.estep_stats` (same signature)."""
     if scatter not in ("full", "diag"):
         raise ValueError(f"unknown scatter kind {scatter!r}; expected 'full' or 'diag'")
-    X = np.ascontiguousarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
     means = np.ascontiguousarray(means, dtype=np.float64)
+    log_norm = np.ascontiguousarray(log_norm, dtype=np.float64)
     prec, full = _as_kernel_precisions(precisions_chol, form)
     has_weight = sample_weight is not None
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
-    n_k, shift_sums, second, log_likelihood = _estep_block(
-        X,
-        weight,
-        has_weight,
-        means,
-        prec,
-        np.ascontiguousarray(log_norm, dtype=np.float64),
-        full,
-        scatter == "full",
-    )
+    n_rows, n_features = X.shape
+    n_components = means.shape[0]
+    full_scatter = scatter == "full"
+    n_k = np.zeros(n_components)
+    shift_sums = np.zeros((n_components, n_features))
+    second = np.zeros((n_components, n_features if full_scatter else 1, n_features))
+    prob = np.empty((n_components, min(n_rows, _CHUNK_ROWS)))
+    row_max = np.empty(prob.shape[1])
+    log_likelihood = 0.0
+    for start in range(0, n_rows, _CHUNK_ROWS):
+        stop = min(start + _CHUNK_ROWS, n_rows)
+        Xt = np.ascontiguousarray(X[start:stop].T, dtype=np.float64)
+        chunk_prob, chunk_max = prob[:, : stop - start], row_max[: stop - start]
+        _shifted_log_prob(Xt, means, prec, log_norm, full, chunk_prob, chunk_max)
+        np.exp(chunk_prob, out=chunk_prob)
+        log_likelihood += _stats_from_prob(
+            Xt,
+            weight[start:stop] if has_weight else weight,
+            has_weight,
+            means,
+            chunk_prob,
+            chunk_max,
+            full_scatter,
+            (n_k, shift_sums, second),
+        )
     # Re-centre at the block's means: shift m = sum r d / n, W = S - n m m^T.
     nonzero = n_k > 0
     shift = np.divide(
         shift_sums, n_k[:, None], out=np.zeros_like(shift_sums), where=nonzero[:, None]
     )
     mean_k = np.where(nonzero[:, None], means + shift, 0.0)
-    if scatter == "full":
+    if full_scatter:
         # Only a <= b was accumulated: mirror the strict upper triangle below.
         scatter_k = second + np.swapaxes(np.triu(second, 1), 1, 2)
         scatter_k -= n_k[:, None, None] * shift[:, :, None] * shift[:, None, :]
