@@ -48,6 +48,11 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
+# benchmarks/ is a folder of scripts, not a package: make its sibling importable
+# when this file is loaded by path (as the tests do).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_limits import em_iteration_floor, measure_rates
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 DTYPES = ("float64", "float32")
@@ -162,6 +167,7 @@ class PointResult:
     whole_fit: WholeFitResult | None = None
     seconds: float = 0.0
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    limit: dict[str, Any] | None = None
 
 
 @dataclass
@@ -878,9 +884,14 @@ def run_benchmark(
     """
     candidate = load_candidate(config.candidate)
     points = list(points)
+    rates = measure_rates()
     results = []
     for index, point in enumerate(points, start=1):
         result = run_point(point, config, candidate)
+        result.limit = em_iteration_floor(
+            point.n, point.d, point.k, point.cov, np.dtype(point.dtype).itemsize, rates
+        )
+        result.limit["rates"] = rates
         results.append(result)
         if log is not None:
             it = result.iteration
@@ -1008,6 +1019,8 @@ def iteration_table_header(label: str = "gaussmix") -> list[str]:
         f"{label} peak MiB",
         "memory ratio",
         "|Δ lower bound| (rel)",
+        "machine floor s/iter (bound)",
+        f"{label} / floor",
     ]
 
 
@@ -1045,6 +1058,7 @@ def render_iteration_table(results: Sequence[PointResult], label: str = "gaussmi
                 _ratio(it.sklearn_s_per_iter, it.candidate_s_per_iter),
                 *mem_cells,
                 f"{it.lower_bound_rel_diff:.1e}{flag}",
+                *_limit_cells(result),
             ]
         )
     table = _markdown_table(iteration_table_header(label), rows)
@@ -1052,6 +1066,16 @@ def render_iteration_table(results: Sequence[PointResult], label: str = "gaussmi
         tolerances = ", ".join(f"{rtol:g} ({dtype})" for dtype, rtol in LOWER_BOUND_RTOL.items())
         table += f"\n\n(!) final lower bounds differ by more than {tolerances}."
     return table
+
+
+def _limit_cells(result: PointResult) -> list[str]:
+    limit = getattr(result, "limit", None)
+    if not limit:
+        return ["n/a", "n/a"]
+    return [
+        f"{limit['seconds']:.2g} ({limit['bound']})",
+        f"{result.iteration.candidate_s_per_iter / limit['seconds']:.1f}",
+    ]
 
 
 def whole_fit_table_header(label: str = "gaussmix") -> list[str]:

@@ -150,6 +150,8 @@ def test_iteration_table_has_expected_columns_and_flags() -> None:
         "gaussmix peak MiB",
         "memory ratio",
         "|Δ lower bound| (rel)",
+        "machine floor s/iter (bound)",
+        "gaussmix / floor",
     ]
     assert len(rows) == 2 and all(len(row) == len(header) for row in rows)
     assert rows[0][:5] == ["100,000", "8", "3", "full", "float64"]
@@ -159,6 +161,20 @@ def test_iteration_table_has_expected_columns_and_flags() -> None:
     assert rows[1][8:11] == ["n/a", "n/a", "n/a"]
     assert rows[1][11].endswith("(!)")
     assert "(!) final lower bounds differ" in text
+    assert rows[0][12:] == ["n/a", "n/a"]  # no machine floor measured for fake results
+
+
+def test_machine_floor_picks_the_binding_limit() -> None:
+    rates = {"gemm_flops_per_s": 1e10, "read_bytes_per_s": 1e10, "exp_per_s": 1e8}
+    # D = 2, K = 16: 1.6e6 exps at 1e8/s (16 ms) beat 24 flops x 1.6e6 at 1e10/s (4 ms).
+    floor = bench.em_iteration_floor(100_000, 2, 16, "full", 8, rates)
+    assert floor["bound"] == "exp"
+    assert floor["seconds"] == pytest.approx((100_000 * 16 + 100_000) / 1e8)
+    # D = 64 full: ~8.4e3 flops per (row, component) make arithmetic the floor.
+    floor = bench.em_iteration_floor(100_000, 64, 16, "full", 8, rates)
+    assert floor["bound"] == "flops"
+    flops = 100_000 * 16 * (64 + 2 * 64 * 65 + 2 * 64)
+    assert floor["seconds"] == pytest.approx(flops / 1e10)
 
 
 def test_whole_fit_table_has_expected_columns() -> None:
