@@ -82,6 +82,16 @@ def test_default_initialisation_on_a_sample(tmp_path, X, monkeypatch):
     np.testing.assert_allclose(streamed.lower_bound_, in_memory.lower_bound_, rtol=1e-8)
 
 
+def test_large_in_memory_data_start_from_the_same_sample(tmp_path, X, monkeypatch):
+    """Above INIT_SAMPLE_ROWS, arrays and files are initialised from the same sample."""
+    monkeypatch.setattr(gaussmix._mixture, "INIT_SAMPLE_ROWS", 500)
+    params = dict(n_components=3, random_state=0, max_iter=3, tol=0.0)
+    in_memory = fit(X, **params)
+    streamed = fit(open_data(write(X, tmp_path, "npy"), block_rows=700), **params)
+    for name in ATTRIBUTES:
+        np.testing.assert_allclose(getattr(streamed, name), getattr(in_memory, name), rtol=1e-10)
+
+
 def test_sample_weight_and_float32(tmp_path, X):
     weight = np.random.default_rng(0).integers(0, 3, size=len(X)).astype(float)
     X32 = X.astype(np.float32)

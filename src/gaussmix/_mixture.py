@@ -18,7 +18,7 @@ from ._em import DataScale, MixtureParams, estep_stats, fit_em, m_step, params_l
 from ._init import INIT_METHODS, initial_stats
 from ._online import step_size
 from ._online import update as online_update
-from .backends import ChunkedBackend, InMemoryBackend, resolve
+from .backends import InMemoryBackend, resolve
 from .covariance import CovarianceModel, Repair, get_covariance_model
 from .covariance._base import RIDGE_FRACTION
 from .exceptions import DegenerateComponentWarning, InvalidParameterError
@@ -195,8 +195,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Training data: a NumPy array (any real dtype; integers become float64),
             a pandas or polars DataFrame, a (read-only) memory map, or a data file
             opened with :func:`gaussmix.open_data`, which is read block by block on
-            every EM iteration (the initialisation then uses a random sample of
-            ``INIT_SAMPLE_ROWS`` rows).
+            every EM iteration. With more than 100,000 rows the initialisation
+            runs on a uniform random sample of 100,000 of them.
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -661,32 +661,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return X.astype(self.means_.dtype, copy=False), y
 
 
-# Initialisation on data read from files (a DataSource) works on a uniform
-# random sample of this many rows: k-means and its relatives need the rows in
-# memory, and a sample of 100,000 rows places the starting means as well as the
-# whole data would for any number of components a mixture is fitted with. EM then
-# runs on all rows.
+# The initialisation works on a uniform random sample of this many rows when the
+# data have more (in memory or read from a file): k-means and its relatives need
+# their rows in memory and cost several EM iterations on all of them, while a
+# sample of 100,000 rows places the starting means as well as the whole data
+# would for any number of components a mixture is fitted with. EM then runs on
+# every row. Below this size the start is scikit-learn's, on all rows.
 INIT_SAMPLE_ROWS = 100_000
 
 
 def _init_backend(backend, random_state: np.random.RandomState):
-    """The backend an initialisation runs on: the data, or a sample of a file's rows."""
-    if not isinstance(backend, ChunkedBackend):
-        return backend
+    """The backend an initialisation runs on: the data, or a sample of their rows."""
     n_rows = backend.n_rows
+    if n_rows <= INIT_SAMPLE_ROWS and isinstance(backend, InMemoryBackend):
+        return backend
     if n_rows <= INIT_SAMPLE_ROWS:
         rows = np.arange(n_rows)
     else:
         # With replacement then unique: no permutation of all n_rows indices.
         rows = np.unique(random_state.randint(0, n_rows, size=INIT_SAMPLE_ROWS))
-    sample = backend.source.read_rows(rows)
     weight = None if backend.sample_weight is None else backend.sample_weight[rows]
     if weight is not None and np.count_nonzero(weight) == 0:
         raise ValueError(
             "Every row sampled for the initialisation has a zero sample_weight; give more "
             "rows a positive weight or pass weights_init, means_init and precisions_init."
         )
-    return InMemoryBackend(sample, weight, backend.block_size)
+    return InMemoryBackend(backend.take(rows), weight, backend.block_size)
 
 
 def _override(

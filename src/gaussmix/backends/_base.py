@@ -57,6 +57,10 @@ class BlockBackend:
         """Yield ``(X_block, sample_weight_block)`` in row order."""
         raise NotImplementedError
 
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The rows at sorted indices ``rows``, as an in-memory array."""
+        raise NotImplementedError
+
     @property
     def weight_sum(self) -> float:
         """Total sample weight (the number of rows when unweighted)."""

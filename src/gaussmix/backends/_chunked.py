@@ -58,3 +58,6 @@ class ChunkedBackend(BlockBackend):
             weight = None if self.sample_weight is None else self.sample_weight[start:stop]
             yield block, weight
             start = stop
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return self.source.read_rows(rows)

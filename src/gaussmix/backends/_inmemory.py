@@ -73,3 +73,6 @@ class InMemoryBackend(BlockBackend):
             stop = start + self.block_size
             weight = None if self.sample_weight is None else self.sample_weight[start:stop]
             yield self.X[start:stop], weight
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.X[rows])
