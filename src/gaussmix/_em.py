@@ -73,12 +73,13 @@ class DataScale:
 
     def __call__(self) -> np.ndarray:
         if self._value is None:
-            parts = []
-            for X_block, w_block in self._backend.blocks():
+
+            def moments(X_block, w_block):
                 ones = np.ones((X_block.shape[0], 1))
                 n_k, mean_k, scatter_k = self._kernel.resp_stats(X_block, w_block, ones, "diag")
-                parts.append(SuffStats(n_k, mean_k, scatter_k, 0.0, float(n_k[0]), len(ones)))
-            self.offer(SuffStats.merge_all(parts))
+                return SuffStats(n_k, mean_k, scatter_k, 0.0, float(n_k[0]), len(ones))
+
+            self.offer(self._backend.map_reduce(moments, SuffStats.merge))
         return self._value
 
 
@@ -117,7 +118,7 @@ def estep_stats(backend, kernel, model: CovarianceModel, params: MixtureParams) 
         weight_sum = X_block.shape[0] if w_block is None else float(np.sum(w_block))
         return SuffStats(n_k, mean_k, scatter_k, log_likelihood, weight_sum, X_block.shape[0])
 
-    return SuffStats.merge_all(backend.map(block_stats, threads=kernel.releases_gil))
+    return backend.map_reduce(block_stats, SuffStats.merge, threads=kernel.releases_gil)
 
 
 def m_step(

@@ -73,26 +73,26 @@ def initial_stats(
             .fit(X, sample_weight=sample_weight)
             .labels_
         )
-        start = 0
-        parts = []
-        for X_block, w_block in backend.blocks():
-            stop = start + X_block.shape[0]
-            parts.append(
-                _stats(
-                    kernel, X_block, w_block, _one_hot(labels[start:stop], n_components), scatter
-                )
-            )
-            start = stop
-        return SuffStats.merge_all(parts)
+
+        def label_parts():
+            start = 0
+            for X_block, w_block in backend.blocks():
+                stop = start + X_block.shape[0]
+                resp = _one_hot(labels[start:stop], n_components)
+                yield _stats(kernel, X_block, w_block, resp, scatter)
+                start = stop
+
+        return SuffStats.merge_all(label_parts())
     if method == "random":
         # Drawn block after block from one stream: identical to drawing the whole
         # (n_samples, n_components) array at once, without holding it.
-        parts = []
-        for X_block, w_block in backend.blocks():
-            resp = random_state.uniform(size=(X_block.shape[0], n_components))
-            resp /= resp.sum(axis=1)[:, None]
-            parts.append(_stats(kernel, X_block, w_block, resp, scatter))
-        return SuffStats.merge_all(parts)
+        def random_parts():
+            for X_block, w_block in backend.blocks():
+                resp = random_state.uniform(size=(X_block.shape[0], n_components))
+                resp /= resp.sum(axis=1)[:, None]
+                yield _stats(kernel, X_block, w_block, resp, scatter)
+
+        return SuffStats.merge_all(random_parts())
     if method == "k-means++":
         _, indices = kmeans_plusplus(
             X, n_components, random_state=random_state, sample_weight=sample_weight

@@ -74,7 +74,10 @@ class SuffStats:
 
     @staticmethod
     def merge_all(parts: Iterable[SuffStats]) -> SuffStats:
-        """Merge statistics in the order given (deterministic whatever the backend)."""
+        """Merge statistics in the order given (deterministic whatever the backend).
+
+        ``parts`` may be a generator: statistics are folded in as they come.
+        """
         total = None
         for part in parts:
             total = part if total is None else total.merge(part)

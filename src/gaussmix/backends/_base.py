@@ -12,27 +12,29 @@ import numpy as np
 T = TypeVar("T")
 
 
-def ordered_map(
+def ordered_results(
     fn: Callable[[np.ndarray, np.ndarray | None], T],
     blocks: Iterator[tuple[np.ndarray, np.ndarray | None]],
     workers: int,
-) -> list[T]:
-    """``[fn(*block) for block in blocks]``, on ``workers`` threads, in block order.
+) -> Iterator[T]:
+    """Yield ``fn(*block)`` for each block, on ``workers`` threads, in block order.
 
-    At most ``2 * workers`` blocks are taken from ``blocks`` ahead of the results,
-    so a source that reads its blocks from disk never holds more than that.
+    At most ``2 * workers`` blocks are taken from ``blocks`` ahead of the results
+    consumed, so neither the blocks (which a file source reads from disk) nor the
+    results pile up.
     """
     if workers <= 1:
-        return [fn(*block) for block in blocks]
-    results: list[T] = []
+        for block in blocks:
+            yield fn(*block)
+        return
     pending: deque = deque()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for block in blocks:
             pending.append(pool.submit(fn, *block))
             if len(pending) >= 2 * workers:
-                results.append(pending.popleft().result())
-        results.extend(future.result() for future in pending)
-    return results
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 class BlockBackend:
@@ -68,15 +70,25 @@ class BlockBackend:
             return float(self.n_rows)
         return float(np.sum(self.sample_weight, dtype=np.float64))
 
-    def map(
-        self, fn: Callable[[np.ndarray, np.ndarray | None], T], *, threads: bool = False
-    ) -> list[T]:
-        """Apply ``fn`` to every block; results come back in row order.
+    def map_reduce(
+        self,
+        fn: Callable[[np.ndarray, np.ndarray | None], T],
+        combine: Callable[[T, T], T],
+        *,
+        threads: bool = False,
+    ) -> T:
+        """``combine`` the results of ``fn`` on every block, left to right in row order.
 
         With ``threads=True`` blocks run on up to ``n_threads`` threads (for kernels
-        that release the GIL). The order of results, and so of any merge, does not
-        depend on the number of threads.
+        that release the GIL). Results are combined as they arrive, in row order, so
+        the outcome does not depend on the number of threads and memory holds only
+        a few blocks' results at a time.
         """
         n_blocks = -(-self.n_rows // self.block_size)
         workers = min(self.n_threads, n_blocks) if threads else 1
-        return ordered_map(fn, self.blocks(), workers)
+        total = None
+        for result in ordered_results(fn, self.blocks(), workers):
+            total = result if total is None else combine(total, result)
+        if total is None:
+            raise ValueError("no rows to reduce")
+        return total
