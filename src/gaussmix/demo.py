@@ -145,6 +145,21 @@ def _limits(X: np.ndarray, pad: float = 0.1) -> tuple[tuple[float, float], tuple
     return (lo[0] - margin[0], hi[0] + margin[0]), (lo[1] - margin[1], hi[1] + margin[1])
 
 
+def _plot_means(ax, means: np.ndarray, label: str) -> None:
+    """Mark component means (or centroids) as large black crosses."""
+    ax.scatter(
+        means[:, 0],
+        means[:, 1],
+        marker="X",
+        s=200,
+        color="black",
+        edgecolor="white",
+        linewidth=1.5,
+        label=label,
+        zorder=3,
+    )
+
+
 def _style_axes(ax: Any, xlim: tuple[float, float], ylim: tuple[float, float]) -> None:
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
@@ -213,17 +228,7 @@ def _draw_figures(
             alpha=0.7,
             label=f"component {c} (weight {weights[c]:.2f})",
         )
-    ax.scatter(
-        means[:, 0],
-        means[:, 1],
-        marker="X",
-        s=200,
-        color="black",
-        edgecolor="white",
-        linewidth=1.5,
-        label="component means",
-        zorder=3,
-    )
+    _plot_means(ax, means, "component means")
     _style_axes(ax, xlim, ylim)
     ax.set_title(f"GaussianMixture (full, {k} components): predicted clusters")
     ax.legend(loc="best")
@@ -234,25 +239,8 @@ def _draw_figures(
     )
     _scatter_by_label(ax_km, X, km_col, colours, [f"cluster {i}" for i in range(k)])
     _scatter_by_label(ax_gmm, X, gmm_col, colours, [f"cluster {i}" for i in range(k)])
-    ax_km.scatter(
-        *np.asarray(metrics["kmeans_centers"]).T,
-        marker="X",
-        s=150,
-        color="black",
-        edgecolor="white",
-        label="centroids",
-        zorder=3,
-    )
-    ax_gmm.scatter(
-        means[:, 0],
-        means[:, 1],
-        marker="X",
-        s=150,
-        color="black",
-        edgecolor="white",
-        label="means",
-        zorder=3,
-    )
+    _plot_means(ax_km, np.asarray(metrics["kmeans_centers"]), "centroids")
+    _plot_means(ax_gmm, means, "means")
     for ax in (ax_km, ax_gmm):
         _style_axes(ax, xlim, ylim)
         ax.legend(loc="best", fontsize="small")
@@ -285,17 +273,7 @@ def _draw_figures(
                     else None,
                 )
             )
-    ax.scatter(
-        means[:, 0],
-        means[:, 1],
-        marker="X",
-        s=200,
-        color="black",
-        edgecolor="white",
-        linewidth=1.5,
-        label="component means",
-        zorder=3,
-    )
+    _plot_means(ax, means, "component means")
     _style_axes(ax, xlim, ylim)
     ax.set_title(f"GaussianMixture ({gmm.covariance_type}): 1-, 2- and 3-$\\sigma$ ellipses")
     ax.legend(loc="best", fontsize="small")

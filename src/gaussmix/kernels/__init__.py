@@ -53,17 +53,16 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
                     "install it with `pip install numba` or use kernel='numpy'."
                 ) from None
         else:
-            return SimpleNamespace(
-                name="numba",
-                estep_stats=_numba.estep_stats,
-                resp_stats=_numpy.resp_stats,
-                log_prob_resp=_numpy.log_prob_resp,
-                releases_gil=True,
-            )
+            return _kernel_set("numba", _numba.estep_stats, releases_gil=True)
+    return _kernel_set("numpy", _numpy.estep_stats, releases_gil=False)
+
+
+def _kernel_set(name: str, estep_stats, *, releases_gil: bool) -> SimpleNamespace:
+    # Only the E-step has a fast twin; the others run once per fit or per prediction.
     return SimpleNamespace(
-        name="numpy",
-        estep_stats=_numpy.estep_stats,
+        name=name,
+        estep_stats=estep_stats,
         resp_stats=_numpy.resp_stats,
         log_prob_resp=_numpy.log_prob_resp,
-        releases_gil=False,
+        releases_gil=releases_gil,
     )
