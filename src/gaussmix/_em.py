@@ -164,13 +164,15 @@ def m_step(
     covariances = model.m_step(n_k, stats.scatter_k, reg)
     repairs = []
     empty = np.flatnonzero(stats.n_k < eps10)
+    if empty.size:
+        fallback_mean = stats.total()[1] if previous is None else None
     for k in empty:
         if previous is not None:
             means[k] = previous.means[k]
             if model.per_component:
                 covariances[k] = previous.covariances[k]
         else:
-            means[k] = stats.total()[1]
+            means[k] = fallback_mean
         repairs.append(Repair(int(k), "kept", float(stats.n_k[k])))
     covariances, regularised = model.repair(covariances, scale())
     repairs.extend(regularised)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,9 +48,12 @@ class BlockBackend:
     n_threads : int
     """
 
-    sample_weight: np.ndarray | None
-    block_size: int
-    n_threads: int
+    def __init__(
+        self, sample_weight: np.ndarray | None, block_size: int, n_threads: int | None
+    ) -> None:
+        self.sample_weight = sample_weight
+        self.block_size = int(block_size)
+        self.n_threads = n_threads or os.cpu_count() or 1
 
     @property
     def n_rows(self) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,21 +33,11 @@ class ChunkedBackend(BlockBackend):
         n_threads: int | None = None,
     ) -> None:
         self.source = source
-        self.sample_weight = sample_weight
-        self.block_size = int(block_size)
-        self.n_threads = n_threads or os.cpu_count() or 1
+        super().__init__(sample_weight, block_size, n_threads)
 
     @property
     def n_rows(self) -> int:
         return self.source.n_rows
-
-    @property
-    def n_features(self) -> int:
-        return self.source.n_features
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.source.dtype
 
     def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield ``(X_block, sample_weight_block)`` in row order."""

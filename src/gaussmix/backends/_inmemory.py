@@ -40,7 +40,7 @@ class InMemoryBackend(BlockBackend):
     block_size : int
         Rows per block.
     n_threads : int
-        Worker threads for :meth:`map` when the work releases the GIL.
+        Worker threads for :meth:`map_reduce` when the work releases the GIL.
     """
 
     def __init__(
@@ -51,21 +51,11 @@ class InMemoryBackend(BlockBackend):
         n_threads: int | None = None,
     ) -> None:
         self.X = X
-        self.sample_weight = sample_weight
-        self.block_size = int(block_size)
-        self.n_threads = n_threads or os.cpu_count() or 1
+        super().__init__(sample_weight, block_size, n_threads)
 
     @property
     def n_rows(self) -> int:
         return self.X.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.X.dtype
 
     def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield ``(X_block, sample_weight_block)`` in row order."""
