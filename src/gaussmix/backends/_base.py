@@ -17,25 +17,35 @@ def ordered_results(
     fn: Callable[[np.ndarray, np.ndarray | None], T],
     blocks: Iterator[tuple[np.ndarray, np.ndarray | None]],
     workers: int,
+    pool: ThreadPoolExecutor | None = None,
 ) -> Iterator[T]:
     """Yield ``fn(*block)`` for each block, on ``workers`` threads, in block order.
 
     At most ``2 * workers`` blocks are taken from ``blocks`` ahead of the results
     consumed, so neither the blocks (which a file source reads from disk) nor the
-    results pile up.
+    results pile up. ``pool`` (with at least ``workers`` threads) is used when
+    given, so that repeated passes don't pay for starting threads.
     """
     if workers <= 1:
         for block in blocks:
             yield fn(*block)
         return
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=workers) as own_pool:
+            yield from ordered_results(fn, blocks, workers, own_pool)
+        return
     pending: deque = deque()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    try:
         for block in blocks:
             pending.append(pool.submit(fn, *block))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    finally:
+        # On an error, don't leave blocks running behind the caller's back.
+        for future in pending:
+            future.cancel()
 
 
 class BlockBackend:
@@ -54,6 +64,7 @@ class BlockBackend:
         self.sample_weight = sample_weight
         self.block_size = int(block_size)
         self.n_threads = n_threads or os.cpu_count() or 1
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def n_rows(self) -> int:
@@ -90,8 +101,12 @@ class BlockBackend:
         """
         n_blocks = -(-self.n_rows // self.block_size)
         workers = min(self.n_threads, n_blocks) if threads else 1
+        if workers > 1 and self._pool is None:
+            # One pool per backend, reused by every pass of a fit; its idle
+            # threads end when the backend is garbage collected.
+            self._pool = ThreadPoolExecutor(max_workers=self.n_threads)
         total = None
-        for result in ordered_results(fn, self.blocks(), workers):
+        for result in ordered_results(fn, self.blocks(), workers, self._pool):
             total = result if total is None else combine(total, result)
         if total is None:
             raise ValueError("no rows to reduce")

@@ -40,7 +40,14 @@ _REDUCE = {**_JIT, "fastmath": {"reassoc", "contract"}}
 _QUAD_MAX = QUAD_MAX
 
 # Rows per chunk: the (features + components) x rows work space stays in L2 cache.
-_CHUNK_ROWS = 2048
+_CHUNK_ROWS = 1024
+
+# Shifted log-densities are raised to at least this before ``np.exp``. Results
+# below exp(-708) are subnormal and NumPy's vectorised exp, and every product
+# with them afterwards, takes a slow path (25x slower per value; 4x for results
+# that underflow to zero). exp(-700) ~ 1e-304 is a responsibility no sum can
+# see next to the row's largest, which is 1.
+_LOG_PROB_FLOOR = -700.0
 
 
 @numba.jit(**_JIT)
@@ -78,7 +85,7 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, out, row_max):
             row_max[i] = max(row_max[i], value)
     for k in range(n_components):
         for i in range(n_rows):
-            out[k, i] -= row_max[i]
+            out[k, i] = max(out[k, i] - row_max[i], _LOG_PROB_FLOOR)
 
 
 @numba.jit(**_REDUCE)
@@ -105,13 +112,27 @@ def _stats_from_prob(Xt, weight, has_weight, means, prob, row_max, full_scatter,
             log_likelihood += w * (math.log(total[i]) + row_max[i])
     r = np.empty(n_rows)
     rd = np.empty(n_rows)
-    diff = np.empty((n_features, n_rows))
+    diff = np.empty((n_features, n_rows)) if full_scatter else np.empty((0, 0))
     for k in range(n_components):
         count = 0.0
         for i in range(n_rows):
             r[i] = prob[k, i] * row_scale[i]
             count += r[i]
         n_k[k] += count
+        if not full_scatter:
+            # Diagonal scatter needs each difference once: no work arrays.
+            for a in range(n_features):
+                centre = means[k, a]
+                first = 0.0
+                square = 0.0
+                for i in range(n_rows):
+                    d = Xt[a, i] - centre
+                    t = r[i] * d
+                    first += t
+                    square += t * d
+                shift_sums[k, a] += first
+                second[k, 0, a] += square
+            continue
         for a in range(n_features):
             centre = means[k, a]
             for i in range(n_rows):
@@ -122,17 +143,30 @@ def _stats_from_prob(Xt, weight, has_weight, means, prob, row_max, full_scatter,
                 rd[i] = r[i] * diff[a, i]
                 first += rd[i]
             shift_sums[k, a] += first
-            if full_scatter:
-                for b in range(a, n_features):
-                    cross = 0.0
-                    for i in range(n_rows):
-                        cross += rd[i] * diff[b, i]
-                    second[k, a, b] += cross
-            else:
-                square = 0.0
+            # Four columns per sweep: rd is loaded once for four products.
+            b = a
+            while b + 4 <= n_features:
+                c0 = 0.0
+                c1 = 0.0
+                c2 = 0.0
+                c3 = 0.0
                 for i in range(n_rows):
-                    square += rd[i] * diff[a, i]
-                second[k, 0, a] += square
+                    t = rd[i]
+                    c0 += t * diff[b, i]
+                    c1 += t * diff[b + 1, i]
+                    c2 += t * diff[b + 2, i]
+                    c3 += t * diff[b + 3, i]
+                second[k, a, b] += c0
+                second[k, a, b + 1] += c1
+                second[k, a, b + 2] += c2
+                second[k, a, b + 3] += c3
+                b += 4
+            while b < n_features:
+                cross = 0.0
+                for i in range(n_rows):
+                    cross += rd[i] * diff[b, i]
+                second[k, a, b] += cross
+                b += 1
     return log_likelihood
 
 
