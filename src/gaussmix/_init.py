@@ -10,9 +10,11 @@ to their weight.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.cluster import kmeans_plusplus
 
+from ._kmeans import kmeans_labels
 from ._suffstats import SuffStats
+from .backends._base import ordered_results
 
 __all__ = ["INIT_METHODS", "initial_stats"]
 
@@ -25,10 +27,25 @@ def _stats(kernel, X, sample_weight, resp, scatter) -> SuffStats:
     return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X.shape[0])
 
 
-def _one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
-    resp = np.zeros((labels.shape[0], n_components))
-    resp[np.arange(labels.shape[0]), labels] = 1.0
-    return resp
+def _label_stats(backend, kernel, labels, n_components, scatter) -> SuffStats:
+    """Statistics of hard labels, block by block on the backend's threads."""
+
+    def block_stats(X_block, w_block, labels_block):
+        n_k, mean_k, scatter_k = kernel.label_stats(
+            X_block, w_block, labels_block, n_components, scatter
+        )
+        weight_sum = float(X_block.shape[0] if w_block is None else np.sum(w_block))
+        return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X_block.shape[0])
+
+    def blocks():
+        start = 0
+        for X_block, w_block in backend.blocks():
+            stop = start + X_block.shape[0]
+            yield X_block, w_block, labels[start:stop]
+            start = stop
+
+    workers = backend.n_threads if kernel.releases_gil else 1
+    return SuffStats.merge_all(ordered_results(block_stats, blocks(), workers))
 
 
 def _selected_rows_stats(backend, kernel, indices, scatter) -> SuffStats:
@@ -68,21 +85,10 @@ def initial_stats(
     """
     X, sample_weight = backend.X, backend.sample_weight
     if method == "kmeans":
-        labels = (
-            KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
-            .fit(X, sample_weight=sample_weight)
-            .labels_
+        labels = kmeans_labels(
+            X, sample_weight, n_components, random_state, kernel, backend.n_threads
         )
-
-        def label_parts():
-            start = 0
-            for X_block, w_block in backend.blocks():
-                stop = start + X_block.shape[0]
-                resp = _one_hot(labels[start:stop], n_components)
-                yield _stats(kernel, X_block, w_block, resp, scatter)
-                start = stop
-
-        return SuffStats.merge_all(label_parts())
+        return _label_stats(backend, kernel, labels, n_components, scatter)
     if method == "random":
         # Drawn block after block from one stream: identical to drawing the whole
         # (n_samples, n_components) array at once, without holding it.

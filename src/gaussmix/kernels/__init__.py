@@ -7,6 +7,9 @@ kernel has a NumPy twin with the same signature (the test oracle):
   -> ``(n_k, mean_k, scatter_k, log_likelihood)``
 - ``resp_stats(X, sample_weight, resp, scatter)`` -> ``(n_k, mean_k, scatter_k)``
 - ``log_prob_resp(X, means, precisions_chol, log_norm, form)`` -> ``(log p(x), log_resp)``
+- ``lloyd_step(X, sample_weight, centers)`` -> ``(labels, sums, weights)``
+- ``label_stats(X, sample_weight, labels, n_components, scatter)`` -> ``(n_k, mean_k, scatter_k)``
+- ``candidate_distances(Xt, sample_weight, closest, candidates)`` -> ``(distances, potentials)``
 
 numba is imported only when a numba kernel is first asked for, so
 ``import gaussmix`` stays light.
@@ -39,7 +42,9 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
     -------
     kernel : namespace
         With ``name`` (the resolved name), ``estep_stats``, ``resp_stats``,
-        ``log_prob_resp`` and ``releases_gil`` (whether blocks may run on threads).
+        ``log_prob_resp``, ``lloyd_step``, ``label_stats``, ``candidate_distances``
+        and ``releases_gil``
+        (whether blocks may run on threads).
     """
     if name not in KERNEL_NAMES:
         raise ValueError(f"kernel must be one of {KERNEL_NAMES}; got {name!r}.")
@@ -53,16 +58,21 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
                     "install it with `pip install numba` or use kernel='numpy'."
                 ) from None
         else:
-            return _kernel_set("numba", _numba.estep_stats, releases_gil=True)
-    return _kernel_set("numpy", _numpy.estep_stats, releases_gil=False)
+            from . import _lloyd
+
+            return _kernel_set("numba", _numba, _lloyd, releases_gil=True)
+    return _kernel_set("numpy", _numpy, _numpy, releases_gil=False)
 
 
-def _kernel_set(name: str, estep_stats, *, releases_gil: bool) -> SimpleNamespace:
-    # Only the E-step has a fast twin; the others run once per fit or per prediction.
+def _kernel_set(name: str, estep, kmeans, *, releases_gil: bool) -> SimpleNamespace:
+    # The E-step and k-means have fast twins; the others run once per fit or prediction.
     return SimpleNamespace(
         name=name,
-        estep_stats=estep_stats,
+        estep_stats=estep.estep_stats,
         resp_stats=_numpy.resp_stats,
         log_prob_resp=_numpy.log_prob_resp,
+        lloyd_step=kmeans.lloyd_step,
+        label_stats=kmeans.label_stats,
+        candidate_distances=kmeans.candidate_distances,
         releases_gil=releases_gil,
     )

@@ -142,3 +142,74 @@ def log_prob_resp(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-row log p(x_i), shape (Nb,), and log responsibilities, shape (Nb, K)."""
     return _log_resp(weighted_log_prob(X, means, precisions_chol, log_norm, form))
+
+
+def lloyd_step(
+    X: np.ndarray, sample_weight: np.ndarray | None, centers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One k-means assignment of a block and the weighted sums per cluster.
+
+    Parameters
+    ----------
+    X : ndarray of shape (Nb, D)
+    sample_weight : ndarray of shape (Nb,) or None
+    centers : ndarray of shape (K, D)
+
+    Returns
+    -------
+    labels : ndarray of shape (Nb,), int32
+        Index of the nearest centre (the first one on ties).
+    sums : ndarray of shape (K, D)
+        sum of w_i x_i over the rows of each cluster.
+    weights : ndarray of shape (K,)
+        sum of w_i over the rows of each cluster.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    dist = ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    labels = np.argmin(dist, axis=1).astype(np.int32)
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    n_clusters = centers.shape[0]
+    weights = np.bincount(labels, weights=w, minlength=n_clusters)
+    sums = np.zeros((n_clusters, X.shape[1]))
+    np.add.at(sums, labels, w[:, None] * X)
+    return labels, sums, weights
+
+
+def label_stats(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    labels: np.ndarray,
+    n_components: int,
+    scatter: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`resp_stats` for hard labels (responsibility 1 for ``labels[i]``)."""
+    resp = np.zeros((X.shape[0], n_components))
+    resp[np.arange(X.shape[0]), labels] = 1.0
+    return resp_stats(X, sample_weight, resp, scatter)
+
+
+def candidate_distances(
+    Xt: np.ndarray, sample_weight: np.ndarray | None, closest: np.ndarray, candidates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared distances to the nearest centre if each candidate were added (k-means++).
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (D, N)
+        The data, features by rows.
+    sample_weight : ndarray of shape (N,) or None
+    closest : ndarray of shape (N,)
+        Squared distance of each row to its nearest centre so far.
+    candidates : ndarray of shape (T, D)
+
+    Returns
+    -------
+    distances : ndarray of shape (T, N)
+        ``min(closest, |x - candidate|^2)`` per candidate.
+    potentials : ndarray of shape (T,)
+        Their weighted sums.
+    """
+    diff = Xt.T[None, :, :] - np.asarray(candidates, np.float64)[:, None, :]
+    distances = np.minimum((diff * diff).sum(axis=2), closest[None, :])
+    w = np.ones(Xt.shape[1]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    return distances, distances @ w

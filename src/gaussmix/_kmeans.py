@@ -1,0 +1,152 @@
+"""k-means for the default start: scikit-learn's ``KMeans(n_init=1)``, fused.
+
+scikit-learn's ``GaussianMixture`` starts from the labels of
+``KMeans(n_clusters, n_init=1, random_state=random_state)``. This module runs
+the same algorithm step for step so that the same seed gives the same labels
+(and so the same fitted mixture): the data are centred, seeded by greedy
+k-means++ (consuming ``random_state`` draw for draw as scikit-learn's does),
+then Lloyd iterations with the same stopping rules (labels unchanged, or the
+squared centre shift at most ``tol`` times the mean feature variance), the same
+relocation of empty clusters and the same final assignment.
+
+Only the distances differ: fused kernels (the assignment passes run over row
+blocks on threads) compute exact squared distances rather than
+``|x|^2 - 2 x.c + |c|^2``, so labels can differ from scikit-learn's only when a
+random draw or a point falls on a boundary to rounding.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .backends._base import ordered_results
+
+__all__ = ["kmeans_labels"]
+
+# scikit-learn's KMeans defaults.
+MAX_ITER = 300
+TOL = 1e-4
+_BLOCK_ROWS = 16384
+
+
+def kmeans_labels(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    n_clusters: int,
+    random_state: np.random.RandomState,
+    kernel,
+    n_threads: int = 1,
+) -> np.ndarray:
+    """Labels of ``KMeans(n_clusters, n_init=1, random_state=random_state).fit(X)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+    n_clusters : int
+    random_state : RandomState
+        Consumed exactly as scikit-learn's ``KMeans`` consumes it.
+    kernel : namespace
+        From :func:`gaussmix.kernels.get_kernel` (its ``lloyd_step``).
+    n_threads : int
+        Threads for the assignment passes (used when the kernel releases the GIL).
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int32
+    """
+    # Centred as scikit-learn's KMeans does: distances then round the same way.
+    X = X - X.mean(axis=0)
+    weight = (
+        np.ones(X.shape[0], dtype=X.dtype)
+        if sample_weight is None
+        else np.asarray(sample_weight, dtype=X.dtype)
+    )
+    # The mean variance of centred data, as scikit-learn's tolerance uses.
+    tol = float(np.einsum("ij,ij->", X, X, dtype=np.float64)) / X.size * TOL
+    centers = _kmeans_plusplus(X, weight, n_clusters, random_state, kernel)
+    block_weight = None if sample_weight is None else weight
+    workers = n_threads if kernel.releases_gil else 1
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+
+        def assign(centers):
+            labels, sums, weights = [], 0.0, 0.0
+            blocks = (
+                (
+                    X[s : s + _BLOCK_ROWS],
+                    None if block_weight is None else block_weight[s : s + _BLOCK_ROWS],
+                    centers,
+                )
+                for s in range(0, X.shape[0], _BLOCK_ROWS)
+            )
+            # Summed in block order: the result does not depend on the threads.
+            for block_labels, block_sums, block_weights in ordered_results(
+                kernel.lloyd_step, blocks, workers, pool
+            ):
+                labels.append(block_labels)
+                sums = sums + block_sums
+                weights = weights + block_weights
+            return np.concatenate(labels), sums, weights
+
+        labels_old = None
+        strict = False
+        for _ in range(MAX_ITER):
+            labels, sums, weights = assign(centers)
+            empty = np.flatnonzero(weights == 0)
+            if empty.size:
+                _relocate_empty(X, weight, centers, labels, sums, weights, empty)
+            new_centers = np.divide(
+                sums, weights[:, None], out=np.zeros_like(sums), where=weights[:, None] > 0
+            )
+            shift = float(np.sum((new_centers - centers) ** 2))
+            centers = new_centers
+            if labels_old is not None and np.array_equal(labels, labels_old):
+                strict = True
+                break
+            if shift <= tol:
+                break
+            labels_old = labels
+        if not strict:
+            # The labels go with the final centres, as scikit-learn's do.
+            labels = assign(centers)[0]
+    return labels
+
+
+def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel) -> np.ndarray:
+    """Greedy k-means++ seeds, drawing from ``random_state`` as scikit-learn does."""
+    n_samples = X.shape[0]
+    n_local_trials = 2 + int(np.log(n_clusters))
+    Xt = np.ascontiguousarray(X.T, dtype=np.float64)
+    w64 = weight.astype(np.float64)
+    centers = np.empty((n_clusters, X.shape[1]))
+    center_id = random_state.choice(n_samples, p=weight / weight.sum())
+    centers[0] = X[center_id]
+    closest = np.full(n_samples, np.inf)
+    closest, pot = kernel.candidate_distances(Xt, w64, closest, centers[:1])
+    closest, current_pot = closest[0], pot[0]
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+        candidate_ids = np.searchsorted(np.cumsum(weight * closest), rand_vals)
+        # Rounding can put a draw past the last cumulative sum.
+        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
+        distances, pots = kernel.candidate_distances(Xt, w64, closest, X[candidate_ids])
+        best = int(np.argmin(pots))
+        current_pot, closest = pots[best], distances[best]
+        centers[c] = X[candidate_ids[best]]
+    return centers
+
+
+def _relocate_empty(X, weight, centers, labels, sums, weights, empty) -> None:
+    """Give each empty cluster the point farthest from its centre (scikit-learn's rule)."""
+    n_empty = empty.size
+    distances = ((X - centers[labels]) ** 2).sum(axis=1)
+    far_from_centers = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
+    for new_id, far in zip(empty, far_from_centers, strict=True):
+        old_id = labels[far]
+        w = float(weight[far])
+        sums[old_id] -= X[far] * w
+        sums[new_id] = X[far] * w
+        weights[new_id] = w
+        weights[old_id] -= w

@@ -1,0 +1,160 @@
+"""Fused numba kernels for k-means: Lloyd passes and statistics of hard labels.
+
+Twins of :func:`gaussmix.kernels._numpy.lloyd_step` and
+:func:`gaussmix.kernels._numpy.label_stats` (same signatures). Distances are
+computed column-wise in chunks, as in :mod:`gaussmix.kernels._numba`, so the
+inner loops run across rows and vectorise; the per-label sums are scattered
+row by row. Arithmetic and accumulators are float64 for either input dtype.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["candidate_distances", "label_stats", "lloyd_step"]
+
+_JIT = {"nogil": True, "cache": True, "nopython": True}
+# Reductions may be reassociated (and so vectorised), like BLAS's dot products.
+_REDUCE = {**_JIT, "fastmath": {"reassoc", "contract"}}
+_CHUNK_ROWS = 1024
+
+
+@numba.jit(**_JIT)
+def _lloyd_block(X, weight, has_weight, centers, labels, sums, weights):
+    n_rows, n_features = X.shape
+    n_clusters = centers.shape[0]
+    chunk = min(_CHUNK_ROWS, max(n_rows, 1))
+    Xt = np.empty((n_features, chunk))
+    dist = np.empty(chunk)
+    best = np.empty(chunk)
+    label = np.empty(chunk, dtype=np.int64)
+    for start in range(0, n_rows, chunk):
+        m = min(chunk, n_rows - start)
+        for i in range(m):
+            for a in range(n_features):
+                Xt[a, i] = X[start + i, a]
+        best[:m] = np.inf
+        label[:m] = 0
+        for j in range(n_clusters):
+            dist[:m] = 0.0
+            for a in range(n_features):
+                centre = centers[j, a]
+                for i in range(m):
+                    t = Xt[a, i] - centre
+                    dist[i] += t * t
+            # Strict '<': the first of equally distant centres wins, as in scikit-learn.
+            for i in range(m):
+                if dist[i] < best[i]:
+                    best[i] = dist[i]
+                    label[i] = j
+        for i in range(m):
+            j = label[i]
+            labels[start + i] = j
+            w = weight[start + i] if has_weight else 1.0
+            weights[j] += w
+            for a in range(n_features):
+                sums[j, a] += w * Xt[a, i]
+
+
+def lloyd_step(X, sample_weight, centers):
+    """Fused twin of :func:`gaussmix.kernels._numpy.lloyd_step`."""
+    centers = np.ascontiguousarray(centers, dtype=np.float64)
+    has_weight = sample_weight is not None
+    weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    sums = np.zeros_like(centers)
+    weights = np.zeros(centers.shape[0])
+    _lloyd_block(np.ascontiguousarray(X), weight, has_weight, centers, labels, sums, weights)
+    return labels, sums, weights
+
+
+@numba.jit(**_JIT)
+def _label_stats(X, weight, has_weight, labels, n_k, mean_k, scatter_k, full):
+    n_rows, n_features = X.shape
+    for i in range(n_rows):
+        j = labels[i]
+        w = weight[i] if has_weight else 1.0
+        n_k[j] += w
+        for a in range(n_features):
+            mean_k[j, a] += w * X[i, a]
+    for j in range(n_k.shape[0]):
+        if n_k[j] > 0:
+            for a in range(n_features):
+                mean_k[j, a] /= n_k[j]
+    # Second pass about the means: no digits lost to raw second moments.
+    diff = np.empty(n_features)
+    for i in range(n_rows):
+        j = labels[i]
+        w = weight[i] if has_weight else 1.0
+        for a in range(n_features):
+            diff[a] = X[i, a] - mean_k[j, a]
+        if full:
+            for a in range(n_features):
+                t = w * diff[a]
+                for b in range(a, n_features):
+                    scatter_k[j, a, b] += t * diff[b]
+        else:
+            for a in range(n_features):
+                scatter_k[j, 0, a] += w * diff[a] * diff[a]
+
+
+def label_stats(X, sample_weight, labels, n_components, scatter):
+    """Fused twin of :func:`gaussmix.kernels._numpy.label_stats`."""
+    if scatter not in ("full", "diag"):
+        raise ValueError(f"unknown scatter kind {scatter!r}; expected 'full' or 'diag'")
+    full = scatter == "full"
+    n_features = X.shape[1]
+    has_weight = sample_weight is not None
+    weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
+    n_k = np.zeros(n_components)
+    mean_k = np.zeros((n_components, n_features))
+    second = np.zeros((n_components, n_features if full else 1, n_features))
+    _label_stats(
+        np.ascontiguousarray(X),
+        weight,
+        has_weight,
+        np.ascontiguousarray(labels, dtype=np.int64),
+        n_k,
+        mean_k,
+        second,
+        full,
+    )
+    if full:
+        return n_k, mean_k, second + np.swapaxes(np.triu(second, 1), 1, 2)
+    return n_k, mean_k, second[:, 0, :]
+
+
+@numba.jit(**_REDUCE)
+def _candidate_distances(Xt, weight, has_weight, closest, candidates, out, pots):
+    n_features, n_rows = Xt.shape
+    for c in range(candidates.shape[0]):
+        row = out[c]
+        row[:] = 0.0
+        for a in range(n_features):
+            centre = candidates[c, a]
+            for i in range(n_rows):
+                t = Xt[a, i] - centre
+                row[i] += t * t
+        pot = 0.0
+        for i in range(n_rows):
+            row[i] = min(row[i], closest[i])
+        if has_weight:
+            for i in range(n_rows):
+                pot += row[i] * weight[i]
+        else:
+            for i in range(n_rows):
+                pot += row[i]
+        pots[c] = pot
+
+
+def candidate_distances(Xt, sample_weight, closest, candidates):
+    """Fused twin of :func:`gaussmix.kernels._numpy.candidate_distances`."""
+    has_weight = sample_weight is not None
+    weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
+    out = np.empty((candidates.shape[0], Xt.shape[1]))
+    pots = np.empty(candidates.shape[0])
+    _candidate_distances(
+        Xt, weight, has_weight, closest, np.ascontiguousarray(candidates, np.float64), out, pots
+    )
+    return out, pots

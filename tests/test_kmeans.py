@@ -1,0 +1,98 @@
+"""The default start: gaussmix's k-means against scikit-learn's KMeans and its own twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+from conftest import mixture_data
+from gaussmix import GaussianMixture
+from gaussmix._kmeans import kmeans_labels
+from gaussmix.kernels import _numpy, get_kernel
+
+NUMBA = get_kernel("numba")
+NUMPY = get_kernel("numpy")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("n", "d", "k"), [(500, 2, 3), (3000, 5, 8), (20000, 8, 16)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_labels_equal_scikit_learn_kmeans(seed, n, d, k, weighted):
+    X, _ = mixture_data(n, d, k, seed=seed)
+    weight = np.random.default_rng(seed).uniform(0.2, 3.0, n) if weighted else None
+    expected = KMeans(k, n_init=1, random_state=np.random.RandomState(seed))
+    expected = expected.fit(X, sample_weight=weight).labels_
+    labels = kmeans_labels(X, weight, k, np.random.RandomState(seed), NUMBA, n_threads=2)
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_random_state_consumed_as_scikit_learn_does():
+    # After the start, the same random stream must be left for what follows.
+    X, _ = mixture_data(2000, 3, 4, seed=5)
+    ours, theirs = np.random.RandomState(7), np.random.RandomState(7)
+    kmeans_labels(X, None, 4, ours, NUMBA)
+    KMeans(4, n_init=1, random_state=theirs).fit(X)
+    assert ours.uniform() == theirs.uniform()
+
+
+def test_numba_and_numpy_twins_give_same_labels():
+    X, _ = mixture_data(1500, 4, 6, seed=3)
+    a = kmeans_labels(X, None, 6, np.random.RandomState(0), NUMBA, n_threads=2)
+    b = kmeans_labels(X, None, 6, np.random.RandomState(0), NUMPY, n_threads=1)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lloyd_step_twins(dtype, weighted):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3001, 7)).astype(dtype)
+    weight = rng.uniform(0.1, 2.0, 3001) if weighted else None
+    centers = rng.normal(size=(9, 7))
+    labels, sums, weights = NUMBA.lloyd_step(X, weight, centers)
+    ref_labels, ref_sums, ref_weights = _numpy.lloyd_step(X, weight, centers)
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(sums, ref_sums, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(weights, ref_weights, rtol=1e-12)
+    # Brute force: nearest centre by explicit distances.
+    brute = [np.argmin([np.sum((x - c) ** 2) for c in centers]) for x in X.astype(float)[:50]]
+    np.testing.assert_array_equal(labels[:50], brute)
+
+
+@pytest.mark.parametrize("scatter", ["full", "diag"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_stats_twins(scatter, weighted):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(2000, 5)) + 1e4  # far from the origin: a centred pass is needed
+    weight = rng.uniform(0.1, 2.0, 2000) if weighted else None
+    labels = rng.integers(0, 4, 2000)
+    got = NUMBA.label_stats(X, weight, labels, 5, scatter)  # component 4 is empty
+    ref = _numpy.label_stats(X, weight, labels, 5, scatter)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    assert got[0][4] == 0.0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_candidate_distances_twins(weighted):
+    rng = np.random.default_rng(2)
+    Xt = np.ascontiguousarray(rng.normal(size=(3, 999)))
+    weight = rng.uniform(0.1, 2.0, 999) if weighted else None
+    closest = rng.uniform(0.0, 5.0, 999)
+    candidates = Xt.T[[3, 10, 500]]
+    d, pots = NUMBA.candidate_distances(Xt, weight, closest, candidates)
+    d_ref, pots_ref = _numpy.candidate_distances(Xt, weight, closest, candidates)
+    np.testing.assert_allclose(d, d_ref, rtol=1e-13)
+    np.testing.assert_allclose(pots, pots_ref, rtol=1e-12)
+    assert np.all(d[:, [3, 10, 500]].diagonal() == 0.0)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_default_start_same_model_as_scikit_learn(covariance_type):
+    X, _ = mixture_data(20000, 4, 5, seed=11)
+    ours = GaussianMixture(5, covariance_type=covariance_type, random_state=3).fit(X)
+    theirs = SkGaussianMixture(5, covariance_type=covariance_type, random_state=3).fit(X)
+    np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-6, atol=1e-8)
+    assert ours.n_iter_ == theirs.n_iter_
