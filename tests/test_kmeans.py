@@ -78,12 +78,12 @@ def test_label_stats_twins(scatter, weighted):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_candidate_distances_twins(weighted):
     rng = np.random.default_rng(2)
-    Xt = np.ascontiguousarray(rng.normal(size=(3, 999)))
-    weight = rng.uniform(0.1, 2.0, 999) if weighted else None
-    closest = rng.uniform(0.0, 5.0, 999)
-    candidates = Xt.T[[3, 10, 500]]
-    d, pots = NUMBA.candidate_distances(Xt, weight, closest, candidates)
-    d_ref, pots_ref = _numpy.candidate_distances(Xt, weight, closest, candidates)
+    X = rng.normal(size=(2999, 3))
+    weight = rng.uniform(0.1, 2.0, 2999) if weighted else None
+    closest = rng.uniform(0.0, 5.0, 2999)
+    candidates = X[[3, 10, 500]]
+    d, pots = NUMBA.candidate_distances(X, weight, closest, candidates)
+    d_ref, pots_ref = _numpy.candidate_distances(X, weight, closest, candidates)
     np.testing.assert_allclose(d, d_ref, rtol=1e-13)
     np.testing.assert_allclose(pots, pots_ref, rtol=1e-12)
     assert np.all(d[:, [3, 10, 500]].diagonal() == 0.0)

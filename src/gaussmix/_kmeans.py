@@ -3,7 +3,7 @@
 scikit-learn's ``GaussianMixture`` starts from the labels of
 ``KMeans(n_clusters, n_init=1, random_state=random_state)``. This module runs
 the same algorithm step for step so that the same seed gives the same labels
-(and so the same fitted mixture): the data are centred, seeded by greedy
+(and so the same fitted mixture): seeds from greedy
 k-means++ (consuming ``random_state`` draw for draw as scikit-learn's does),
 then Lloyd iterations with the same stopping rules (labels unchanged, or the
 squared centre shift at most ``tol`` times the mean feature variance), the same
@@ -11,8 +11,9 @@ relocation of empty clusters and the same final assignment.
 
 Only the distances differ: fused kernels (the assignment passes run over row
 blocks on threads) compute exact squared distances rather than
-``|x|^2 - 2 x.c + |c|^2``, so labels can differ from scikit-learn's only when a
-random draw or a point falls on a boundary to rounding.
+``|x|^2 - 2 x.c + |c|^2``, and the data are not centred first (scikit-learn centres a
+copy to make its formula accurate), so labels can differ from scikit-learn's
+only when a random draw or a point falls on a boundary to rounding.
 """
 
 from __future__ import annotations
@@ -57,15 +58,15 @@ def kmeans_labels(
     -------
     labels : ndarray of shape (n_samples,), int32
     """
-    # Centred as scikit-learn's KMeans does: distances then round the same way.
-    X = X - X.mean(axis=0)
     weight = (
         np.ones(X.shape[0], dtype=X.dtype)
         if sample_weight is None
         else np.asarray(sample_weight, dtype=X.dtype)
     )
-    # The mean variance of centred data, as scikit-learn's tolerance uses.
-    tol = float(np.einsum("ij,ij->", X, X, dtype=np.float64)) / X.size * TOL
+    # scikit-learn's tolerance: TOL times the mean of the features' (unweighted)
+    # variances, here from one fused pass rather than a centred copy of the data.
+    _, _, variances = kernel.label_stats(X, None, np.zeros(X.shape[0], np.int32), 1, "diag")
+    tol = float(np.mean(variances)) / X.shape[0] * TOL
     centers = _kmeans_plusplus(X, weight, n_clusters, random_state, kernel)
     block_weight = None if sample_weight is None else weight
     workers = n_threads if kernel.releases_gil else 1
@@ -118,20 +119,19 @@ def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel) -> np.ndarray:
     """Greedy k-means++ seeds, drawing from ``random_state`` as scikit-learn does."""
     n_samples = X.shape[0]
     n_local_trials = 2 + int(np.log(n_clusters))
-    Xt = np.ascontiguousarray(X.T, dtype=np.float64)
     w64 = weight.astype(np.float64)
     centers = np.empty((n_clusters, X.shape[1]))
     center_id = random_state.choice(n_samples, p=weight / weight.sum())
     centers[0] = X[center_id]
     closest = np.full(n_samples, np.inf)
-    closest, pot = kernel.candidate_distances(Xt, w64, closest, centers[:1])
+    closest, pot = kernel.candidate_distances(X, w64, closest, centers[:1])
     closest, current_pot = closest[0], pot[0]
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         candidate_ids = np.searchsorted(np.cumsum(weight * closest), rand_vals)
         # Rounding can put a draw past the last cumulative sum.
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        distances, pots = kernel.candidate_distances(Xt, w64, closest, X[candidate_ids])
+        distances, pots = kernel.candidate_distances(X, w64, closest, X[candidate_ids])
         best = int(np.argmin(pots))
         current_pot, closest = pots[best], distances[best]
         centers[c] = X[candidate_ids[best]]

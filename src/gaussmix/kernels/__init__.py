@@ -9,7 +9,7 @@ kernel has a NumPy twin with the same signature (the test oracle):
 - ``log_prob_resp(X, means, precisions_chol, log_norm, form)`` -> ``(log p(x), log_resp)``
 - ``lloyd_step(X, sample_weight, centers)`` -> ``(labels, sums, weights)``
 - ``label_stats(X, sample_weight, labels, n_components, scatter)`` -> ``(n_k, mean_k, scatter_k)``
-- ``candidate_distances(Xt, sample_weight, closest, candidates)`` -> ``(distances, potentials)``
+- ``candidate_distances(X, sample_weight, closest, candidates)`` -> ``(distances, potentials)``
 
 numba is imported only when a numba kernel is first asked for, so
 ``import gaussmix`` stays light.

@@ -21,6 +21,18 @@ _CHUNK_ROWS = 1024
 
 
 @numba.jit(**_JIT)
+def transpose_rows(X, start, n_rows, Xt):
+    """``Xt[:, :n_rows] = X[start:start + n_rows].T`` as float64.
+
+    Feature by feature: contiguous writes and strided reads run 3-5x faster here
+    than row by row, or than NumPy's transposed copy.
+    """
+    for a in range(X.shape[1]):
+        for i in range(n_rows):
+            Xt[a, i] = X[start + i, a]
+
+
+@numba.jit(**_JIT)
 def _lloyd_block(X, weight, has_weight, centers, labels, sums, weights):
     n_rows, n_features = X.shape
     n_clusters = centers.shape[0]
@@ -31,9 +43,7 @@ def _lloyd_block(X, weight, has_weight, centers, labels, sums, weights):
     label = np.empty(chunk, dtype=np.int64)
     for start in range(0, n_rows, chunk):
         m = min(chunk, n_rows - start)
-        for i in range(m):
-            for a in range(n_features):
-                Xt[a, i] = X[start + i, a]
+        transpose_rows(X, start, m, Xt)
         best[:m] = np.inf
         label[:m] = 0
         for j in range(n_clusters):
@@ -126,35 +136,50 @@ def label_stats(X, sample_weight, labels, n_components, scatter):
 
 
 @numba.jit(**_REDUCE)
-def _candidate_distances(Xt, weight, has_weight, closest, candidates, out, pots):
-    n_features, n_rows = Xt.shape
-    for c in range(candidates.shape[0]):
-        row = out[c]
-        row[:] = 0.0
-        for a in range(n_features):
-            centre = candidates[c, a]
-            for i in range(n_rows):
-                t = Xt[a, i] - centre
-                row[i] += t * t
-        pot = 0.0
-        for i in range(n_rows):
-            row[i] = min(row[i], closest[i])
-        if has_weight:
-            for i in range(n_rows):
-                pot += row[i] * weight[i]
-        else:
-            for i in range(n_rows):
-                pot += row[i]
-        pots[c] = pot
+def _candidate_distances(X, weight, has_weight, closest, candidates, out, pots):
+    n_rows, n_features = X.shape
+    n_candidates = candidates.shape[0]
+    chunk = min(_CHUNK_ROWS, max(n_rows, 1))
+    Xt = np.empty((n_features, chunk))
+    row = np.empty(chunk)
+    pots[:] = 0.0
+    # Chunks outermost: each chunk of rows is read once for all candidates.
+    for start in range(0, n_rows, chunk):
+        m = min(chunk, n_rows - start)
+        transpose_rows(X, start, m, Xt)
+        for c in range(n_candidates):
+            row[:m] = 0.0
+            for a in range(n_features):
+                centre = candidates[c, a]
+                for i in range(m):
+                    t = Xt[a, i] - centre
+                    row[i] += t * t
+            pot = 0.0
+            for i in range(m):
+                row[i] = min(row[i], closest[start + i])
+                out[c, start + i] = row[i]
+            if has_weight:
+                for i in range(m):
+                    pot += row[i] * weight[start + i]
+            else:
+                for i in range(m):
+                    pot += row[i]
+            pots[c] += pot
 
 
-def candidate_distances(Xt, sample_weight, closest, candidates):
+def candidate_distances(X, sample_weight, closest, candidates):
     """Fused twin of :func:`gaussmix.kernels._numpy.candidate_distances`."""
     has_weight = sample_weight is not None
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
-    out = np.empty((candidates.shape[0], Xt.shape[1]))
+    out = np.empty((candidates.shape[0], X.shape[0]))
     pots = np.empty(candidates.shape[0])
     _candidate_distances(
-        Xt, weight, has_weight, closest, np.ascontiguousarray(candidates, np.float64), out, pots
+        np.ascontiguousarray(X),
+        weight,
+        has_weight,
+        np.ascontiguousarray(closest, dtype=np.float64),
+        np.ascontiguousarray(candidates, dtype=np.float64),
+        out,
+        pots,
     )
     return out, pots

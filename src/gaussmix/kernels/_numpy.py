@@ -189,14 +189,13 @@ def label_stats(
 
 
 def candidate_distances(
-    Xt: np.ndarray, sample_weight: np.ndarray | None, closest: np.ndarray, candidates: np.ndarray
+    X: np.ndarray, sample_weight: np.ndarray | None, closest: np.ndarray, candidates: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Squared distances to the nearest centre if each candidate were added (k-means++).
 
     Parameters
     ----------
-    Xt : ndarray of shape (D, N)
-        The data, features by rows.
+    X : ndarray of shape (N, D)
     sample_weight : ndarray of shape (N,) or None
     closest : ndarray of shape (N,)
         Squared distance of each row to its nearest centre so far.
@@ -209,7 +208,7 @@ def candidate_distances(
     potentials : ndarray of shape (T,)
         Their weighted sums.
     """
-    diff = Xt.T[None, :, :] - np.asarray(candidates, np.float64)[:, None, :]
+    diff = np.asarray(X, np.float64)[None, :, :] - np.asarray(candidates, np.float64)[:, None, :]
     distances = np.minimum((diff * diff).sum(axis=2), closest[None, :])
-    w = np.ones(Xt.shape[1]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
     return distances, distances @ w
