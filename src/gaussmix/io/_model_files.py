@@ -86,7 +86,7 @@ _VERSION = re.compile(r"(\d{1,6})\.(\d{1,6})")
 
 # What a damaged archive raises while it is read: a bad CRC or header
 # (BadZipFile), a broken deflate stream (zlib.error), data ending early (EOFError).
-_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError)
+_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 _MODIFIED_HINT = (
     "Files written by gaussmix.save pass this check, so the file was damaged or modified "
@@ -1005,7 +1005,12 @@ class _Reader:
     def value(self, value, where: str, depth: int = 0):
         if depth > _MAX_DEPTH:
             raise _Problem(f"the value at {where!r} is nested too deeply.")
-        if value is None or type(value) in (bool, int, str):
+        if value is None or type(value) in (bool, str):
+            return value
+        if type(value) is int:
+            # JSON integers are unbounded; no parameter or attribute needs more than 64 bits.
+            if not -(2**63) <= value < 2**63:
+                raise _Problem(f"the value at {where!r} is an out-of-range number.")
             return value
         if type(value) is float:
             # 1e999 parses as infinity; non-finite floats must be tagged.
