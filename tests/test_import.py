@@ -77,16 +77,21 @@ def test_public_names_are_importable_without_heavy_modules():
         import json, sys
         from gaussmix import (
             COVARIANCE_TYPES, DegenerateComponentWarning, GaussianMixture,
-            InvalidParameterError,
+            InvalidParameterError, ModelFileError, load, save,
         )
         import gaussmix.kernels, gaussmix.covariance, gaussmix.backends
         print(json.dumps({{"loaded": {_loaded(HEAVY)}, "all": sorted(gaussmix.__all__)}}))
         """
     )
     assert report["loaded"] == []
-    assert {"GaussianMixture", "InvalidParameterError", "DegenerateComponentWarning"} <= set(
-        report["all"]
-    )
+    assert {
+        "GaussianMixture",
+        "InvalidParameterError",
+        "DegenerateComponentWarning",
+        "ModelFileError",
+        "load",
+        "save",
+    } <= set(report["all"])
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])

@@ -1,7 +1,10 @@
 """gaussmix: Gaussian mixture models, fast, on EM over sufficient statistics.
 
+>>> import gaussmix
 >>> from gaussmix import GaussianMixture
 >>> gm = GaussianMixture(n_components=3, random_state=0)  # doctest: +SKIP
+>>> gaussmix.save(gm.fit(X), "model.gmm")  # doctest: +SKIP
+>>> gm = gaussmix.load("model.gmm")  # doctest: +SKIP
 
 ``import gaussmix`` is light: numba, matplotlib and dask are imported only where
 they are used.
@@ -11,8 +14,8 @@ from __future__ import annotations
 
 from ._mixture import GaussianMixture
 from .covariance import COVARIANCE_TYPES
-from .exceptions import DegenerateComponentWarning, InvalidParameterError
-from .io import DataSource, open_data
+from .exceptions import DegenerateComponentWarning, InvalidParameterError, ModelFileError
+from .io import DataSource, load, open_data, save
 
 __version__ = "0.1.0"
 
@@ -22,6 +25,9 @@ __all__ = [
     "DegenerateComponentWarning",
     "GaussianMixture",
     "InvalidParameterError",
+    "ModelFileError",
     "__version__",
+    "load",
     "open_data",
+    "save",
 ]
