@@ -628,6 +628,59 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_likelihood = self.score(X, sample_weight=sample_weight) * n
         return -2 * log_likelihood + 2 * self._n_parameters()
 
+    def uncertainty(self, X):
+        """Classification uncertainty of each sample: ``1 - max_k r_ik``.
+
+        0 for a point the model assigns to one component with certainty, up to
+        ``1 - 1/n_components`` for a point shared equally (mclust's
+        ``uncertainty``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        uncertainty : ndarray of shape (n_samples,)
+        """
+        X = self._validate_for_inference(X)
+        # -expm1(log r) keeps the digits of 1 - r when r is close to one.
+        parts = [
+            -np.expm1(np.max(log_resp, axis=1)) for _, log_resp in self._blocks_log_prob_resp(X)
+        ]
+        return np.concatenate(parts).astype(self._out_dtype(X), copy=False)
+
+    def icl(self, X, sample_weight=None):
+        """Integrated completed likelihood criterion (lower is better, like :meth:`bic`).
+
+        mclust's ICL (Biernacki, Celeux & Govaert 2000) in the estimator's sign:
+        ``bic(X) - 2 sum_i w_i log max_k r_ik``. It adds to BIC a penalty for
+        overlapping components, so it favours well-separated clusters. mclust
+        reports the negative of this value (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        icl : float
+        """
+        X = self._validate_for_inference(X)
+        log_prob, max_log_resp = [], []
+        for block_log_prob, log_resp in self._blocks_log_prob_resp(X):
+            log_prob.append(block_log_prob)
+            max_log_resp.append(np.max(log_resp, axis=1))
+        log_prob, max_log_resp = np.concatenate(log_prob), np.concatenate(max_log_resp)
+        weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
+        if weight is None:
+            n, log_likelihood, entropy = log_prob.shape[0], log_prob.sum(), max_log_resp.sum()
+        else:
+            n, log_likelihood, entropy = weight.sum(), weight @ log_prob, weight @ max_log_resp
+        bic = -2 * float(log_likelihood) + self._n_parameters() * math.log(n)
+        return bic - 2 * float(entropy)
+
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture.
 
