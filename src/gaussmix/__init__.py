@@ -13,6 +13,7 @@ they are used.
 from __future__ import annotations
 
 from ._mixture import GaussianMixture
+from ._selection import ModelSelection, select_model
 from .covariance import COVARIANCE_TYPES
 from .exceptions import DegenerateComponentWarning, InvalidParameterError, ModelFileError
 from .io import DataSource, load, open_data, save
@@ -26,8 +27,10 @@ __all__ = [
     "GaussianMixture",
     "InvalidParameterError",
     "ModelFileError",
+    "ModelSelection",
     "__version__",
     "load",
     "open_data",
     "save",
+    "select_model",
 ]

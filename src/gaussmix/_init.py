@@ -113,3 +113,26 @@ def initial_stats(
             indices = random_state.choice(n_rows, size=n_components, replace=False, p=p / p.sum())
         return _selected_rows_stats(backend, kernel, indices, scatter)
     raise ValueError(f"init_params must be one of {INIT_METHODS}, got {method!r}.")
+
+
+def partition_stats(backend, kernel, rows, labels, n_components: int, scatter: str) -> SuffStats:
+    """Statistics of a hard partition of some rows (``rows=None``: all rows, in order).
+
+    Parameters
+    ----------
+    backend : BlockBackend
+    kernel : namespace
+    rows : ndarray of shape (n,) or None
+        Sorted row indices the partition covers.
+    labels : ndarray of shape (n,)
+        Component of each of those rows, in ``range(n_components)``.
+    n_components : int
+    scatter : {"full", "diag"}
+    """
+    if rows is None:
+        return _label_stats(backend, kernel, np.asarray(labels), n_components, scatter)
+    weight = None if backend.sample_weight is None else backend.sample_weight[rows]
+    X = backend.take(rows)
+    n_k, mean_k, scatter_k = kernel.label_stats(X, weight, labels, n_components, scatter)
+    weight_sum = float(X.shape[0] if weight is None else np.sum(weight))
+    return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X.shape[0])

@@ -15,7 +15,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
 from ._em import DataScale, MixtureParams, estep_stats, fit_em, m_step, params_log_norm
-from ._init import INIT_METHODS, initial_stats
+from ._init import INIT_METHODS, initial_stats, partition_stats
+from ._kmeans import kmeans_labels
 from ._online import step_size
 from ._online import update as online_update
 from .backends import InMemoryBackend, resolve
@@ -422,7 +423,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ) -> tuple[MixtureParams, list[Repair]]:
         """Initial parameters from ``init_params`` and the user's ``*_init`` arrays."""
         params, repairs = None, []
-        if ctx.weights_init is None or ctx.means_init is None or ctx.precisions_init is None:
+        first_start = getattr(ctx, "starts", 0) == 0
+        ctx.starts = getattr(ctx, "starts", 0) + 1
+        # A partition given by model selection (shared by every cell with the same
+        # number of components) replaces init_params for the first start.
+        partition = self.__dict__.get("_start_partition") if first_start else None
+        needs_start = (
+            ctx.weights_init is None or ctx.means_init is None or ctx.precisions_init is None
+        )
+        if needs_start and partition is not None:
+            rows, labels = partition
+            stats = partition_stats(
+                ctx.backend, ctx.kernel, rows, labels, self.n_components, model.scatter
+            )
+            params, repairs = m_step(
+                stats, model, ctx.reg, ctx.eps10, ctx.scale, weight_total=stats.weight_sum
+            )
+        elif needs_start:
             init_backend = _init_backend(ctx.backend, ctx.random_state)
             stats = initial_stats(
                 self.init_params,
@@ -628,6 +645,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_likelihood = self.score(X, sample_weight=sample_weight) * n
         return -2 * log_likelihood + 2 * self._n_parameters()
 
+    def _start_labels(self, X, sample_weight=None):
+        """``(rows, labels)``: the partition ``init_params`` would start from.
+
+        ``rows`` holds the sorted rows the partition covers (None: all rows). None
+        is returned for starts that are not partitions. Model selection computes
+        this once per number of components and shares it across covariance models.
+        """
+        if self.init_params != "kmeans":
+            return None
+        model = self._check_params()
+        if isinstance(X, DataSource):
+            self._set_source_features(X)
+        else:
+            X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
+        ctx = self._em_context(X, sample_weight, model)
+        init_backend, rows = _init_rows_backend(ctx.backend, ctx.random_state)
+        labels = kmeans_labels(
+            init_backend.X,
+            init_backend.sample_weight,
+            self.n_components,
+            ctx.random_state,
+            ctx.kernel,
+            init_backend.n_threads,
+        )
+        return rows, labels
+
     def uncertainty(self, X):
         """Classification uncertainty of each sample: ``1 - max_k r_ik``.
 
@@ -725,9 +768,14 @@ INIT_SAMPLE_ROWS = 100_000
 
 def _init_backend(backend, random_state: np.random.RandomState):
     """The backend an initialisation runs on: the data, or a sample of their rows."""
+    return _init_rows_backend(backend, random_state)[0]
+
+
+def _init_rows_backend(backend, random_state: np.random.RandomState):
+    """``(init_backend, rows)``: the backend and the sorted rows it holds (None: all)."""
     n_rows = backend.n_rows
     if n_rows <= INIT_SAMPLE_ROWS and isinstance(backend, InMemoryBackend):
-        return backend
+        return backend, None
     if n_rows <= INIT_SAMPLE_ROWS:
         rows = np.arange(n_rows)
     else:
@@ -739,7 +787,7 @@ def _init_backend(backend, random_state: np.random.RandomState):
             "Every row sampled for the initialisation has a zero sample_weight; give more "
             "rows a positive weight or pass weights_init, means_init and precisions_init."
         )
-    return InMemoryBackend(backend.take(rows), weight, backend.block_size)
+    return InMemoryBackend(backend.take(rows), weight, backend.block_size), rows
 
 
 def _override(

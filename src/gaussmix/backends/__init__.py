@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..io import DataSource
+from ._base import thread_limit
 from ._chunked import ChunkedBackend
 from ._inmemory import InMemoryBackend, default_block_size
 
-__all__ = ["ChunkedBackend", "InMemoryBackend", "default_block_size", "resolve"]
+__all__ = ["ChunkedBackend", "InMemoryBackend", "default_block_size", "resolve", "thread_limit"]
 
 
 def resolve(X, sample_weight, *, n_components: int, block_size: int | None = None):

@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
 
 T = TypeVar("T")
+
+_limit = threading.local()
+
+
+def default_threads() -> int:
+    """Threads a backend uses unless told: every core, or the current thread's limit."""
+    return getattr(_limit, "value", None) or os.cpu_count() or 1
+
+
+@contextmanager
+def thread_limit(n_threads: int | None):
+    """Cap the threads of backends created in this thread (None: no cap).
+
+    Used when fits themselves run in parallel (model selection), so that there is
+    one level of parallelism at a time.
+    """
+    previous = getattr(_limit, "value", None)
+    _limit.value = n_threads
+    try:
+        yield
+    finally:
+        _limit.value = previous
 
 
 def ordered_results(
@@ -63,7 +87,7 @@ class BlockBackend:
     ) -> None:
         self.sample_weight = sample_weight
         self.block_size = int(block_size)
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
         self._pool: ThreadPoolExecutor | None = None
 
     @property

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
 
-from ._base import BlockBackend
+from ._base import BlockBackend, default_threads
 
 # Rows x (components + features) per block: about 2 MiB of float64 work space,
 # small enough to stay in cache while a kernel works through the block.
 _BLOCK_CELLS = 1 << 18
 _MIN_BLOCK_ROWS = 256
+# Below this much work per pass (rows x components x features) one block on one
+# thread is faster: handing blocks to threads costs more than it saves.
+_MIN_THREADED_WORK = 1_000_000
 
 
 def default_block_size(
@@ -22,8 +24,11 @@ def default_block_size(
 
     Blocks hold about ``_BLOCK_CELLS`` cells of work space, and there are at least
     four per thread, in a multiple of the thread count, so threads finish together.
+    Small problems are one block.
     """
-    n_threads = n_threads or os.cpu_count() or 1
+    n_threads = n_threads or default_threads()
+    if n_rows * n_components * max(n_features, 1) < _MIN_THREADED_WORK:
+        return max(int(n_rows), 1)
     rows = max(_BLOCK_CELLS // max(n_components + n_features, 1), _MIN_BLOCK_ROWS)
     n_blocks = max(-(-n_rows // rows), 4 * n_threads)
     n_blocks = -(-n_blocks // n_threads) * n_threads
