@@ -9,6 +9,7 @@ they are used.
 
 from __future__ import annotations
 
+from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
 from .covariance import COVARIANCE_TYPES
 from .exceptions import DegenerateComponentWarning, InvalidParameterError
@@ -21,7 +22,9 @@ __all__ = [
     "DataSource",
     "DegenerateComponentWarning",
     "GaussianMixture",
+    "HCTree",
     "InvalidParameterError",
     "__version__",
+    "hc_tree",
     "open_data",
 ]
