@@ -41,35 +41,45 @@ MODEL_CODES = {"VVV": 0, "EII": 1}
 
 
 @numba.jit(**_JIT)
-def _log_det(scatter, scale, work):
-    """log det(scale * scatter) from its lower triangle, or -inf when not positive definite."""
+def _trace_term(weight, trace, alpha, beta):
+    """A group's VVV term while det(W) = 0: weight * log(beta (trace + alpha) / weight)."""
+    return weight * math.log(beta * (trace + alpha) / weight)
+
+
+@numba.jit(**_JIT)
+def _full_term(scatter, weight, trace, alpha, beta, work):
+    """weight * log(det(W / weight) + beta (trace + alpha) / weight), W from its lower triangle.
+
+    The determinant is the product of the squared Cholesky pivots (no logarithms,
+    which would cost more than the factorisation at small p); it is 0 when W is
+    not positive definite, and taken through logarithms if the product leaves the
+    floating-point range.
+    """
     p = scatter.shape[0]
-    log_det = 0.0
+    scale = 1.0 / weight
+    b = beta * (trace + alpha) / weight
+    det = 1.0
     for j in range(p):
         s = scatter[j, j] * scale
         for k in range(j):
             s -= work[j, k] * work[j, k]
         if not s > 0.0:
-            return -np.inf
+            return weight * math.log(b)
+        det *= s
         pivot = math.sqrt(s)
         work[j, j] = pivot
-        log_det += 2.0 * math.log(pivot)
         for i in range(j + 1, p):
             t = scatter[i, j] * scale
             for k in range(j):
                 t -= work[i, k] * work[j, k]
             work[i, j] = t / pivot
-    return log_det
-
-
-@numba.jit(**_JIT)
-def _vvv_term(weight, log_det, trace, alpha, beta):
-    """weight * log(exp(log_det) + beta (trace + alpha) / weight), without overflow."""
-    log_b = math.log(beta * (trace + alpha) / weight)
-    if log_det == -np.inf:
-        return weight * log_b
-    hi = max(log_det, log_b)
-    lo = min(log_det, log_b)
+    if 0.0 < det < np.inf:
+        return weight * math.log(det + b)
+    log_det = 0.0
+    for j in range(p):
+        log_det += 2.0 * math.log(work[j, j])
+    hi = max(log_det, math.log(b))
+    lo = min(log_det, math.log(b))
     return weight * (hi + math.log1p(math.exp(lo - hi)))
 
 
@@ -102,11 +112,12 @@ def _fill(d, a, stop, vvv, count, weight, mean, scatter, trace, term, alpha, bet
             dist += t * t
         if vvv:
             tr = trace[a] + trace[j] + factor * dist
-            log_det = -np.inf
-            if count[a] + count[j] > p and tr > 0.0:  # below rank det(W) is 0
+            if count[a] + count[j] > p and tr > 0.0:
                 _merged_scatter(a, j, factor, mean, scatter, merged)
-                log_det = _log_det(merged, 1.0 / w, work)
-            cost = _vvv_term(w, log_det, tr, alpha, beta) - (term[a] + term[j])
+                merged_term = _full_term(merged, w, tr, alpha, beta, work)
+            else:
+                merged_term = _trace_term(w, tr, alpha, beta)  # below rank det(W) is 0
+            cost = merged_term - (term[a] + term[j])
         else:
             cost = factor * dist
         d[(a * (a - 1) // 2 + j) if j < a else (j * (j - 1) // 2 + a)] = cost
@@ -183,7 +194,7 @@ def agglomerate(Z, sample_weight, model, alpha, beta):
     term = np.empty(m)
     label = np.empty(m, dtype=np.int64)  # a group's name: its smallest row index
     for i in range(m):
-        term[i] = _vvv_term(weight[i], -np.inf, 0.0, alpha, beta) if vvv else 0.0
+        term[i] = _trace_term(weight[i], 0.0, alpha, beta) if vvv else 0.0
         label[i] = i
     merged = np.zeros((p, p))
     work = np.zeros((p, p))
@@ -234,10 +245,10 @@ def agglomerate(Z, sample_weight, model, alpha, beta):
             for r in range(p):
                 for c in range(r + 1):
                     scatter[bi, r, c] = merged[r, c]
-            log_det = -np.inf
             if count[bi] + count[bj] > p and trace[bi] > 0.0:
-                log_det = _log_det(merged, 1.0 / w, work)
-            term[bi] = _vvv_term(w, log_det, trace[bi], alpha, beta)
+                term[bi] = _full_term(merged, w, trace[bi], alpha, beta, work)
+            else:
+                term[bi] = _trace_term(w, trace[bi], alpha, beta)
         share = weight[bj] / w
         for k in range(p):
             mean[bi, k] += share * (mean[bj, k] - mean[bi, k])
