@@ -180,6 +180,9 @@ def hc_tree(
     and p columns of the transformed data: 2000 rows of 5 features take a fraction
     of a second.
 
+    A subset keeps its rows in the data's order (mclust keeps them in the order
+    drawn); the order matters only to merges of exactly equal cost.
+
     References
     ----------
     C. Fraley (1998). Algorithms for model-based Gaussian hierarchical clustering.
