@@ -133,7 +133,9 @@ def _reference_log_density(gm: GaussianMixture, X: np.ndarray) -> np.ndarray:
 fit_settings = st.fixed_dictionaries(
     {
         "covariance_type": st.sampled_from(COV_TYPES),
-        "init_params": st.sampled_from(("kmeans", "k-means++", "random", "random_from_data")),
+        "init_params": st.sampled_from(
+            ("kmeans", "k-means++", "random", "random_from_data", "hc")
+        ),
         "kernel": st.sampled_from(("numpy", "numba")),
         "random_state": st.integers(0, 1000),
         "n_components": st.integers(1, 4),

@@ -12,6 +12,7 @@ they are used.
 
 from __future__ import annotations
 
+from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
 from ._selection import ModelSelection, select_model
 from .covariance import COVARIANCE_TYPES
@@ -25,10 +26,12 @@ __all__ = [
     "DataSource",
     "DegenerateComponentWarning",
     "GaussianMixture",
+    "HCTree",
     "InvalidParameterError",
     "ModelFileError",
     "ModelSelection",
     "__version__",
+    "hc_tree",
     "load",
     "open_data",
     "save",

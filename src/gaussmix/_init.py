@@ -1,10 +1,14 @@
 """Initial responsibilities, turned into sufficient statistics block by block.
 
-Each method consumes ``random_state`` exactly as scikit-learn's does, so the same
-seed gives the same start (and the same fitted model) as
+Each of scikit-learn's methods consumes ``random_state`` exactly as scikit-learn's
+does, so the same seed gives the same start (and the same fitted model) as
 ``sklearn.mixture.GaussianMixture``. Sample weights are honoured: k-means and
 k-means++ are run with them, and ``random_from_data`` draws rows in proportion
 to their weight.
+
+``"hc"`` is mclust's start: the partition into ``n_components`` groups of a
+model-based hierarchical clustering (:mod:`gaussmix._hc`) of at most 2000 rows,
+drawn uniformly when there are more (the only use of ``random_state``).
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
+from . import _hc
 from ._kmeans import kmeans_labels
 from ._suffstats import SuffStats
 from .backends._base import ordered_results
 
-__all__ = ["INIT_METHODS", "initial_stats"]
+__all__ = ["INIT_METHODS", "SUBSET_METHODS", "initial_stats"]
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
+
+# Methods that draw their own rows (from the whole data) and whose statistics
+# cover only those rows: their weights are normalised by their own total.
+SUBSET_METHODS = ("hc",)
 
 
 def _stats(kernel, X, sample_weight, resp, scatter) -> SuffStats:
@@ -61,28 +70,35 @@ def initial_stats(
     scatter: str,
     n_components: int,
     random_state: np.random.RandomState,
+    cache: dict | None = None,
 ) -> SuffStats:
     """Sufficient statistics of the initial responsibilities.
 
     Parameters
     ----------
-    method : {"kmeans", "k-means++", "random", "random_from_data"}
-    backend : InMemoryBackend
-        The data, read in row blocks.
+    method : {"kmeans", "k-means++", "random", "random_from_data", "hc"}
+    backend : InMemoryBackend or ChunkedBackend
+        The data, read in row blocks (in memory for all methods but ``"hc"``).
     kernel : namespace
         From :func:`gaussmix.kernels.get_kernel`.
     scatter : {"full", "diag"}
         Scatter statistics wanted by the covariance model.
     n_components : int
     random_state : RandomState
+    cache : dict or None
+        Keeps the ``"hc"`` tree between calls when it covers every row (so it does
+        not depend on ``random_state``): further starts reuse it.
 
     Returns
     -------
     stats : SuffStats
         For ``"kmeans"`` and ``"random"`` each row's responsibilities sum to one;
         for ``"k-means++"`` and ``"random_from_data"`` component k holds a single
-        chosen row.
+        chosen row; for ``"hc"`` each row the tree clusters belongs to one
+        component (the other rows are not counted).
     """
+    if method == "hc":
+        return _hc_stats(backend, kernel, scatter, n_components, random_state, cache)
     X, sample_weight = backend.X, backend.sample_weight
     if method == "kmeans":
         labels = kmeans_labels(
@@ -113,6 +129,44 @@ def initial_stats(
             indices = random_state.choice(n_rows, size=n_components, replace=False, p=p / p.sum())
         return _selected_rows_stats(backend, kernel, indices, scatter)
     raise ValueError(f"init_params must be one of {INIT_METHODS}, got {method!r}.")
+
+
+def _hc_stats(backend, kernel, scatter, n_components, random_state, cache) -> SuffStats:
+    """Statistics of the hc partition: one-hot responsibilities on the tree's rows.
+
+    As mclust's ``mclustBIC``: the tree is built on a uniform random subset of
+    ``_hc.SUBSET_ROWS`` rows when there are more; EM then starts from the M-step
+    of that partition and runs on every row. mclust's criterion is VVV when there
+    are more rows than features, and EII otherwise.
+    """
+    weight = backend.sample_weight
+    held = None if cache is None else cache.get("hc")
+    if held is None:
+        rows = _hc.sample_rows(backend.n_rows, weight, _hc.SUBSET_ROWS, random_state)
+        X_rows = backend.take(rows)
+        weight_rows = None if weight is None else weight[rows]
+        model = "VVV" if rows.size > X_rows.shape[1] else "EII"
+        tree = _hc.build_tree(
+            X_rows, weight_rows, rows=rows, n_samples=backend.n_rows, model=model
+        )
+        held = (tree, X_rows, weight_rows)
+        if cache is not None and rows.size == _positive_rows(backend.n_rows, weight):
+            cache["hc"] = held
+    tree, X_rows, weight_rows = held
+    if n_components > tree.n_leaves:
+        raise ValueError(
+            f"init_params='hc' cuts a tree of {tree.n_leaves} rows into n_components="
+            f"{n_components} groups, which needs at least as many rows (of positive "
+            "weight); reduce n_components or use init_params='kmeans'."
+        )
+    labels = tree.labels(n_components)
+    n_k, mean_k, scatter_k = kernel.label_stats(X_rows, weight_rows, labels, n_components, scatter)
+    weight_sum = float(X_rows.shape[0] if weight_rows is None else np.sum(weight_rows))
+    return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X_rows.shape[0])
+
+
+def _positive_rows(n_rows: int, sample_weight) -> int:
+    return n_rows if sample_weight is None else int(np.count_nonzero(sample_weight))
 
 
 def partition_stats(backend, kernel, rows, labels, n_components: int, scatter: str) -> SuffStats:

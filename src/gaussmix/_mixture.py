@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from numbers import Integral, Real
@@ -15,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
 from ._em import DataScale, MixtureParams, estep_stats, fit_em, m_step, params_log_norm
-from ._init import INIT_METHODS, initial_stats, partition_stats
+from ._init import INIT_METHODS, SUBSET_METHODS, initial_stats, partition_stats
 from ._kmeans import kmeans_labels
 from ._online import step_size
 from ._online import update as online_update
@@ -63,12 +64,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     max_iter : int, default=100
         The maximum number of EM iterations per initialisation.
     n_init : int, default=1
-        The number of initialisations; the one with the best lower bound is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
-        How initial responsibilities are chosen: hard k-means labels, k-means++
-        seeds, random responsibilities, or random data points as means. With
-        ``sample_weight`` the k-means methods use the weights and
-        ``"random_from_data"`` draws rows in proportion to their weight.
+        The number of initialisations (per method of ``init_params``); the one with
+        the best lower bound is kept.
+    init_params : str or sequence of str, default="kmeans"
+        How initial responsibilities are chosen: ``"kmeans"`` (hard k-means labels),
+        ``"k-means++"`` (k-means++ seeds), ``"random"`` (random responsibilities),
+        ``"random_from_data"`` (random data points as means), or mclust's start
+        ``"hc"``: the partition into ``n_components`` groups of a model-based
+        agglomerative hierarchical clustering (Fraley, 1998) of mclust's scaled SVD
+        of the data, with the VVV criterion (EII when there are no more rows than
+        features); see :func:`gaussmix.hc_tree`. As in mclust, ``"hc"`` clusters a
+        uniform random subset of 2000 rows when there are more (the only use of
+        ``random_state``; files opened with :func:`gaussmix.open_data` are read once
+        for those rows), and EM starts from that partition's M-step on all rows. A
+        list or tuple of methods, such as ``("hc", "kmeans")``, runs ``n_init``
+        starts of each, in the order given, and keeps the best lower bound of all
+        (:meth:`partial_fit` starts from the first). With ``sample_weight`` the
+        k-means methods use the weights, ``"random_from_data"`` draws rows in
+        proportion to their weight, and ``"hc"`` counts a row of weight w as w
+        coincident rows (weights rescaled to a mean of 1; zero-weight rows left
+        out).
     weights_init : array-like of shape (n_components,), default=None
         Initial weights; drawn with ``init_params`` when None.
     means_init : array-like of shape (n_components, n_features), default=None
@@ -236,7 +251,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check.check_scalar_param(self.reg_covar, "reg_covar", Real, minimum=0, options=("auto",))
         check.check_scalar_param(self.max_iter, "max_iter", Integral, minimum=0)
         check.check_scalar_param(self.n_init, "n_init", Integral, minimum=1)
-        check.check_option(self.init_params, "init_params", INIT_METHODS)
+        check.check_init_params(self.init_params, INIT_METHODS)
         check.check_bool_param(self.warm_start, "warm_start")
         check.check_scalar_param(self.verbose, "verbose", Integral, minimum=0)
         check.check_scalar_param(self.verbose_interval, "verbose_interval", Integral, minimum=1)
@@ -275,18 +290,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         ctx = self._em_context(X, sample_weight, model)
         self.__dict__.pop("_online", None)
+        methods = check.check_init_params(self.init_params, INIT_METHODS)
+        # n_init starts of each method, in the order given.
+        schedule = itertools.chain.from_iterable(
+            itertools.repeat(method, self.n_init) for method in methods
+        )
 
         def initialize() -> tuple[MixtureParams, list[Repair]]:
             if warm:
                 return self._params(), []
-            return self._initial_params(ctx, model)
+            return self._initial_params(ctx, model, next(schedule))
 
         result = fit_em(
             ctx.backend,
             ctx.kernel,
             model,
             initialize,
-            n_init=1 if warm else self.n_init,
+            n_init=1 if warm else self.n_init * len(methods),
             tol=self.tol,
             max_iter=self.max_iter,
             reg=ctx.reg,
@@ -361,7 +381,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if fitted:
                 params, repairs = self._params(), []
             else:
-                params, repairs = self._initial_params(ctx, model)
+                first = check.check_init_params(self.init_params, INIT_METHODS)[0]
+                params, repairs = self._initial_params(ctx, model, first)
             # The regularisation and data scale are fixed by the first batch.
             online = SimpleNamespace(
                 stats=None, steps=0, reg=ctx.reg, scale=ctx.scale, kernel=ctx.kernel
@@ -416,12 +437,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             else np.full(n_features, float(self.reg_covar))
         )
         ctx.random_state = check_random_state(self.random_state)
+        ctx.init_cache = {}
         return ctx
 
     def _initial_params(
-        self, ctx: SimpleNamespace, model: CovarianceModel
+        self, ctx: SimpleNamespace, model: CovarianceModel, method: str
     ) -> tuple[MixtureParams, list[Repair]]:
-        """Initial parameters from ``init_params`` and the user's ``*_init`` arrays."""
+        """Initial parameters from one ``init_params`` method and the ``*_init`` arrays."""
         params, repairs = None, []
         first_start = getattr(ctx, "starts", 0) == 0
         ctx.starts = getattr(ctx, "starts", 0) + 1
@@ -440,19 +462,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 stats, model, ctx.reg, ctx.eps10, ctx.scale, weight_total=stats.weight_sum
             )
         elif needs_start:
-            init_backend = _init_backend(ctx.backend, ctx.random_state)
+            subset = method in SUBSET_METHODS
+            # hc draws its own (smaller) subset from all the rows.
+            init_backend = ctx.backend if subset else _init_backend(ctx.backend, ctx.random_state)
             stats = initial_stats(
-                self.init_params,
+                method,
                 init_backend,
                 ctx.kernel,
                 model.scatter,
                 self.n_components,
                 ctx.random_state,
+                cache=ctx.init_cache,
             )
-            if init_backend is ctx.backend and self.init_params in ("kmeans", "random"):
+            if init_backend is ctx.backend and method in ("kmeans", "random"):
                 ctx.scale.offer(stats)  # each row's responsibilities sum to one
             params, repairs = m_step(
-                stats, model, ctx.reg, ctx.eps10, ctx.scale, weight_total=init_backend.weight_sum
+                stats,
+                model,
+                ctx.reg,
+                ctx.eps10,
+                ctx.scale,
+                weight_total=None if subset else init_backend.weight_sum,
             )
         params = _override(params, model, ctx.weights_init, ctx.means_init, ctx.precisions_init)
         return params, repairs

@@ -20,10 +20,12 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._hc import SUBSET_ROWS, hc_tree
 from ._mixture import GaussianMixture
 from .backends import thread_limit
 from .covariance import get_covariance_model
 from .exceptions import InvalidParameterError
+from .io import DataSource
 
 __all__ = ["MCLUST_MODELS", "ModelSelection", "select_model"]
 
@@ -121,7 +123,7 @@ def select_model(
     criterion: Literal["bic", "icl", "aic"] = "bic",
     *,
     sample_weight=None,
-    init_params: str = "kmeans",
+    init_params: str = "hc",
     n_init: int = 1,
     random_state=None,
     n_jobs: int | None = None,
@@ -142,8 +144,10 @@ def select_model(
         (lower is better); the table also has mclust's sign.
     sample_weight : array-like of shape (n_samples,), default=None
         Passed to every fit and to the criteria.
-    init_params : str, default="kmeans"
-        How each number of components starts (see GaussianMixture). The starting
+    init_params : str, default="hc"
+        How each number of components starts (see GaussianMixture). The default
+        is mclust's: one hierarchical-clustering tree (on a random subset of 2000
+        rows when there are more), cut at each number of components. The starting
         partition for a given number of components is computed once and shared
         by all covariance models.
     n_init : int, default=1
@@ -186,9 +190,10 @@ def select_model(
     # One seed per number of components: every model with K components starts
     # from the same partition, and the table does not depend on n_jobs.
     seeds = {k: int(rng.randint(np.iinfo(np.int32).max)) for k in ks}
+    tree_seed = int(rng.randint(np.iinfo(np.int32).max))
     template = GaussianMixture(init_params=init_params, n_init=n_init, **params)
     template._check_params()
-    partitions = _shared_partitions(X, sample_weight, ks, seeds, template)
+    partitions = _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed)
 
     cells = [(k, name) for k in ks for name in models]
     parallel = n_jobs not in (None, 1)
@@ -251,9 +256,24 @@ def _model_names(covariance_types) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _shared_partitions(X, sample_weight, ks, seeds, template) -> dict:
-    """The starting partition for each number of components, shared by all models."""
-    partitions = {}
+def _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed) -> dict:
+    """The starting partition for each number of components, shared by all models.
+
+    For ``init_params="hc"`` one tree is built and cut at every K, as mclust does.
+    """
+    partitions = dict.fromkeys(ks)
+    if template.init_params == "hc":
+        try:
+            n_rows, n_features = _shape(X)
+            # mclust's rule: VVV when there are more rows than features, else EII.
+            model = "VVV" if min(n_rows, SUBSET_ROWS) > n_features else "EII"
+            tree = hc_tree(X, sample_weight, model=model, random_state=tree_seed)
+        except Exception:  # each cell then reports its own failure
+            return partitions
+        for k in ks:
+            if k <= tree.n_leaves:
+                partitions[k] = (tree.rows, tree.labels(k))
+        return partitions
     for k in ks:
         probe = GaussianMixture(
             n_components=k,
@@ -265,9 +285,16 @@ def _shared_partitions(X, sample_weight, ks, seeds, template) -> dict:
         )
         try:
             partitions[k] = probe._start_labels(X, sample_weight)
-        except Exception:
+        except Exception:  # each cell reports its own failure
             partitions[k] = None
     return partitions
+
+
+def _shape(X) -> tuple[int, int]:
+    if isinstance(X, DataSource):
+        return X.n_rows, X.n_features
+    shape = np.shape(X)
+    return int(shape[0]), int(shape[1]) if len(shape) > 1 else 1
 
 
 def _fit_cell(X, sample_weight, k, name, seed, partition, template):

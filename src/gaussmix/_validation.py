@@ -14,6 +14,7 @@ from .exceptions import InvalidParameterError
 __all__ = [
     "check_bool_param",
     "check_init_means",
+    "check_init_params",
     "check_init_precisions",
     "check_init_weights",
     "check_magnitude",
@@ -56,6 +57,34 @@ def check_option(value, name: str, options: tuple[str, ...]) -> None:
     if not (isinstance(value, str) and value in options):
         valid = ", ".join(repr(o) for o in options)
         raise InvalidParameterError(f"{name} must be one of {valid}; got {value!r}.")
+
+
+def check_init_params(value, options: tuple[str, ...]) -> tuple[str, ...]:
+    """The initialisation methods named by ``init_params``: one name, or a sequence.
+
+    Returns a tuple of distinct names from ``options``; raises
+    InvalidParameterError otherwise.
+    """
+    if isinstance(value, str):
+        check_option(value, "init_params", options)
+        return (value,)
+    valid = ", ".join(repr(o) for o in options)
+    if not isinstance(value, list | tuple) or not value:
+        raise InvalidParameterError(
+            f"init_params must be one of {valid}, or a non-empty list or tuple of them "
+            f"(each gets n_init starts and the best is kept); got {value!r}."
+        )
+    for method in value:
+        if not (isinstance(method, str) and method in options):
+            raise InvalidParameterError(
+                f"init_params holds {method!r}; every entry must be one of {valid}."
+            )
+    if len(set(value)) != len(value):
+        raise InvalidParameterError(
+            f"init_params names a method twice ({value!r}); name each once and raise "
+            "n_init for more starts of it."
+        )
+    return tuple(value)
 
 
 def check_bool_param(value, name: str) -> None:

@@ -1,0 +1,410 @@
+"""mclust's start: the hierarchical clustering and ``init_params="hc"``.
+
+The tree is checked against a brute-force implementation of the criterion (every
+pair's cost recomputed from the rows at every step) and against mclust 6.0.0's own
+trees (tests/data/mclust_hc.json, written by tests/data/mclust_hc.R).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+from sklearn.metrics import adjusted_rand_score
+
+import gaussmix
+from conftest import mixture_data
+from gaussmix import GaussianMixture, InvalidParameterError, hc_tree, open_data
+from gaussmix._hc import build_tree, hc_transform
+
+MCLUST = json.loads((Path(__file__).parent / "data" / "mclust_hc.json").read_text())
+IRIS = load_iris().data
+
+
+# ------------------------------------------------------------------ reference
+
+
+def _term(Z, w, rows, alpha, beta):
+    """n log(det(W / n) + beta (tr W + alpha) / n) of a group, from its rows."""
+    x, v = Z[rows], w[rows]
+    n = v.sum()
+    centred = x - v @ x / n
+    W = (centred * v[:, None]).T @ centred
+    det = 0.0
+    if len(rows) > Z.shape[1]:  # otherwise W is singular
+        sign, log_det = np.linalg.slogdet(W / n)
+        det = math.exp(log_det) if sign > 0 else 0.0
+    return n * math.log(det + beta * (np.trace(W) + alpha) / n)
+
+
+def _ward(Z, w, a, b):
+    na, nb = w[a].sum(), w[b].sum()
+    gap = w[a] @ Z[a] / na - w[b] @ Z[b] / nb
+    return na * nb / (na + nb) * float(gap @ gap)
+
+
+def brute_force_tree(Z, w, model, alpha, beta=1.0):
+    """Merge the cheapest pair of groups, every cost recomputed from the rows."""
+    groups = [[i] for i in range(len(Z))]
+    merges, costs = [], []
+    while len(groups) > 1:
+        best = None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                ra, rb = groups[a], groups[b]
+                if model == "EII":
+                    cost = _ward(Z, w, ra, rb)
+                else:
+                    cost = (
+                        _term(Z, w, ra + rb, alpha, beta)
+                        - _term(Z, w, ra, alpha, beta)
+                        - _term(Z, w, rb, alpha, beta)
+                    )
+                if best is None or cost < best[0]:
+                    best = (cost, a, b)
+        cost, a, b = best
+        merges.append((groups[a][0], groups[b][0]))  # groups are named by their first row
+        costs.append(cost)
+        groups[a] = sorted(groups[a] + groups[b])
+        del groups[b]
+    return np.array(merges), np.array(costs)
+
+
+def _alpha(Z, w):
+    centred = Z - w @ Z / len(Z)
+    return float(w @ (centred**2).sum(axis=1)) / (len(Z) * Z.shape[1])
+
+
+# ------------------------------------------------------------- the agglomeration
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("model", ["VVV", "EII"])
+@pytest.mark.parametrize("n_features", [1, 2, 3])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_merges_equal_brute_force(seed, n_features, model, weighted):
+    rng = np.random.default_rng(seed)
+    n = 24
+    # Three loose groups: groups grow past n_features rows, where the determinant
+    # enters the VVV criterion.
+    X = rng.normal(size=(n, n_features)) + 3.0 * rng.integers(0, 3, size=(n, 1))
+    weight = rng.uniform(0.2, 3.0, size=n) if weighted else None
+    tree = build_tree(X, weight, rows=np.arange(n), n_samples=n, model=model, use="SVD")
+    w = np.ones(n) if weight is None else weight * n / weight.sum()
+    Z = hc_transform(X, "SVD", w)
+    merges, costs = brute_force_tree(Z, w, model, max(_alpha(Z, w), np.finfo(float).eps))
+    np.testing.assert_array_equal(tree.merges, merges)
+    np.testing.assert_allclose(tree.costs, costs, rtol=1e-9, atol=1e-9)
+
+
+def test_svd_transform_is_its_definition():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 4)) @ rng.normal(size=(4, 4)) + 10.0
+    X = np.column_stack([X, np.full(40, 0.1)])  # constant up to round-off: dropped
+    Z = hc_transform(X, "SVD")
+    kept = X[:, :4]
+    standard = (kept - kept.mean(axis=0)) / kept.std(axis=0, ddof=1)
+    _, singular, Vt = np.linalg.svd(standard, full_matrices=False)
+    expected = standard @ Vt.T @ np.diag(1.0 / np.sqrt(singular))
+    signs = np.sign(np.sum(Z * expected, axis=0))  # SVD columns are defined up to sign
+    np.testing.assert_allclose(Z, expected * signs, atol=1e-12)
+    np.testing.assert_allclose(hc_transform(X, "STD"), standard, atol=1e-12)
+    np.testing.assert_array_equal(hc_transform(X, "VARS"), X)
+
+
+def test_weighted_svd_transform_whitens_to_the_singular_values():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(50, 3)) @ rng.normal(size=(3, 3))
+    w = rng.uniform(0.1, 4.0, size=50)
+    Z = hc_transform(X, "SVD", w)
+    w = w * 50 / w.sum()
+    np.testing.assert_allclose(w @ Z, 0.0, atol=1e-12)
+    centred = X - w @ X / 50
+    standard = centred / np.sqrt(w @ centred**2 / 49)
+    singular = np.linalg.svd(np.sqrt(w)[:, None] * standard, compute_uv=False)
+    np.testing.assert_allclose(Z.T @ (w[:, None] * Z), np.diag(singular), atol=1e-12)
+
+
+# -------------------------------------------------------------------- mclust
+
+
+def test_svd_transform_equals_mclust_on_iris():
+    Z = hc_transform(IRIS, "SVD")
+    expected = np.array(MCLUST["iris_svd_data"])
+    signs = np.sign(np.sum(Z * expected, axis=0))
+    np.testing.assert_allclose(Z, expected * signs, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "key, data",
+    [
+        ("iris_VVV_SVD", IRIS),  # mclust's default start
+        ("blobs_VVV_SVD", np.array(MCLUST["blobs_data"])),
+        # Integer rows, many duplicated: merges of equal cost are decided by mclust's
+        # order of group slots.
+        ("ties_VVV_VARS", np.array(MCLUST["ties_data"])),
+        ("ties_EII_VARS", np.array(MCLUST["ties_data"])),
+    ],
+)
+def test_tree_equals_mclust(key, data):
+    _, model, use = key.split("_")
+    tree = hc_tree(data, model=model, use=use)
+    np.testing.assert_array_equal(tree.merges, np.array(MCLUST[key]) - 1)
+
+
+@pytest.mark.parametrize("key", ["iris_VVV_VARS", "iris_EII_SVD"])
+def test_top_of_tree_equals_mclust(key):
+    # iris is measured to 0.1 cm, so some merges cost the same in exact arithmetic
+    # and rounding picks between them, differently here and in mclust's Fortran: a
+    # few merges come in another order. The partitions a start uses agree.
+    _, model, use = key.split("_")
+    tree = hc_tree(IRIS, model=model, use=use)
+    ref = np.array(MCLUST[key]) - 1
+    assert np.mean(np.all(tree.merges == ref, axis=1)) > 0.9
+    for k in range(1, 21):
+        np.testing.assert_array_equal(tree.labels(k), _cut(ref, 150, k), err_msg=f"k={k}")
+
+
+def _cut(merges, n_leaves, k):
+    """mclust's hclass: relabel j as i for each of the first n - k merges (i, j)."""
+    labels = np.arange(n_leaves)
+    for i, j in merges[: n_leaves - k]:
+        labels[labels == j] = i
+    return np.unique(labels, return_inverse=True)[1]  # numbered by first row
+
+
+def test_iris_partitions_as_published_by_mclust():
+    tree = hc_tree(IRIS)
+    assert sorted(np.bincount(tree.labels(2))) == [49, 101]
+    assert list(np.bincount(tree.labels(3))) == [49, 62, 39]
+
+
+@pytest.mark.parametrize("n_components", [2, 3])
+def test_em_from_hc_reaches_mclust_bic_on_iris(n_components):
+    gm = GaussianMixture(
+        n_components, init_params="hc", reg_covar=0.0, tol=1e-10, max_iter=1000
+    ).fit(IRIS)
+    log_likelihood = gm.score(IRIS) * 150
+    # mclust's BIC has the opposite sign: 2 log L - p log n.
+    bic = 2 * log_likelihood - gm._n_parameters() * math.log(150)
+    # mclust stops EM at a relative change of 1e-5; K=2 converges before that.
+    tol = 1e-6 if n_components == 2 else 1e-3
+    assert bic == pytest.approx(MCLUST["iris_VVV_bic"][str(n_components)], abs=tol)
+
+
+# -------------------------------------------------------------------- the tree
+
+
+def test_cuts_are_nested_and_numbered_by_first_row():
+    X = mixture_data(60, 2, 3, seed=5)[0]
+    tree = hc_tree(X)
+    np.testing.assert_array_equal(tree.labels(60), np.arange(60))
+    np.testing.assert_array_equal(tree.labels(1), np.zeros(60))
+    for k in range(2, 60):
+        fine, coarse = tree.labels(k), tree.labels(k - 1)
+        assert fine.max() == k - 1
+        # Groups are numbered in the order of their first rows.
+        firsts = [np.flatnonzero(fine == g)[0] for g in range(k)]
+        assert firsts == sorted(firsts)
+        # Each group of the finer cut lies inside one group of the coarser.
+        for g in range(k):
+            assert np.unique(coarse[fine == g]).size == 1
+
+
+def test_separated_clusters_are_recovered():
+    rng = np.random.default_rng(6)
+    truth = rng.integers(0, 3, size=150)
+    X = np.array([[0, 0], [12, 0], [0, 12]])[truth] + rng.normal(size=(150, 2))
+    tree = hc_tree(X)
+    assert adjusted_rand_score(truth, tree.labels(3)) == 1.0
+    gm = GaussianMixture(3, init_params="hc").fit(X)
+    assert adjusted_rand_score(truth, gm.predict(X)) == 1.0
+
+
+def test_subset_is_drawn_by_random_state():
+    X = mixture_data(500, 2, 3, seed=7)[0]
+    first = hc_tree(X, subset=100, random_state=0)
+    again = hc_tree(X, subset=100, random_state=0)
+    other = hc_tree(X, subset=100, random_state=1)
+    assert first.n_leaves == 100 and first.n_samples == 500
+    assert np.all(np.diff(first.rows) > 0)
+    np.testing.assert_array_equal(first.rows, again.rows)
+    np.testing.assert_array_equal(first.merges, again.merges)
+    assert not np.array_equal(first.rows, other.rows)
+    # The tree of a subset is the tree of those rows.
+    alone = hc_tree(X[first.rows])
+    np.testing.assert_array_equal(first.merges, alone.merges)
+    # Below the subset size every row is clustered and no randomness is used.
+    np.testing.assert_array_equal(hc_tree(X[:90], subset=100, random_state=0).rows, np.arange(90))
+
+
+def test_subset_of_many_rows_is_uniform_and_distinct():
+    rows = gaussmix._hc.sample_rows(10**9, None, 2000, np.random.RandomState(0))
+    assert rows.size == 2000 and np.all(np.diff(rows) > 0)
+    assert rows[0] < 5e6 and rows[-1] > 10**9 - 5e6
+
+
+def test_equal_weights_give_the_unweighted_tree():
+    X = mixture_data(80, 3, 3, seed=8)[0]
+    plain = hc_tree(X)
+    scaled = hc_tree(X, sample_weight=np.full(80, 2.5))
+    np.testing.assert_array_equal(scaled.merges, plain.merges)
+    np.testing.assert_allclose(scaled.costs, plain.costs, rtol=1e-10, atol=1e-12)
+
+
+def test_zero_weight_rows_are_left_out():
+    X = mixture_data(80, 3, 3, seed=9)[0]
+    w = np.random.default_rng(9).uniform(0.5, 2.0, size=80)
+    w[::7] = 0.0
+    tree = hc_tree(X, sample_weight=w)
+    kept = np.flatnonzero(w)
+    np.testing.assert_array_equal(tree.rows, kept)
+    np.testing.assert_array_equal(tree.merges, hc_tree(X[kept], sample_weight=w[kept]).merges)
+
+
+def test_tree_of_a_file_equals_tree_in_memory(tmp_path):
+    X = mixture_data(300, 3, 3, seed=10)[0]
+    np.save(tmp_path / "X.npy", X)
+    source = open_data(tmp_path / "X.npy", block_rows=64)
+    from_file = hc_tree(source, subset=120, random_state=3)
+    in_memory = hc_tree(X, subset=120, random_state=3)
+    np.testing.assert_array_equal(from_file.rows, in_memory.rows)
+    np.testing.assert_array_equal(from_file.merges, in_memory.merges)
+
+
+def test_constant_data_give_a_tree():
+    tree = hc_tree(np.ones((20, 3)))
+    assert tree.merges.shape == (19, 2)
+    assert np.bincount(tree.labels(4)).sum() == 20
+
+
+# ----------------------------------------------------------------- estimator
+
+
+def test_hc_start_on_a_subset_is_deterministic(monkeypatch):
+    monkeypatch.setattr(gaussmix._hc, "SUBSET_ROWS", 150)
+    X = mixture_data(600, 2, 3, seed=11)[0]
+    fits = [GaussianMixture(3, init_params="hc", random_state=s).fit(X) for s in (0, 0, 1)]
+    np.testing.assert_array_equal(fits[0].means_, fits[1].means_)
+    # The start is the M-step of the subset's partition.
+    start = GaussianMixture(3, init_params="hc", random_state=0, max_iter=0).fit(X)
+    tree = hc_tree(X, subset=150, random_state=0)
+    labels = tree.labels(3)
+    expected = np.array([X[tree.rows][labels == k].mean(axis=0) for k in range(3)])
+    np.testing.assert_allclose(start.means_, expected, rtol=1e-10)
+    np.testing.assert_allclose(start.weights_, np.bincount(labels) / 150, rtol=1e-10)
+    other = GaussianMixture(3, init_params="hc", random_state=1, max_iter=0).fit(X)
+    assert not np.allclose(other.means_, start.means_)
+
+
+def test_hc_start_from_a_file_equals_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(gaussmix._hc, "SUBSET_ROWS", 150)
+    X = mixture_data(600, 3, 3, seed=12)[0]
+    np.save(tmp_path / "X.npy", X)
+    params = dict(n_components=3, init_params="hc", random_state=4, tol=1e-6)
+    streamed = GaussianMixture(**params).fit(open_data(tmp_path / "X.npy", block_rows=100))
+    in_memory = GaussianMixture(**params).fit(X)
+    np.testing.assert_allclose(streamed.means_, in_memory.means_, rtol=1e-10)
+    np.testing.assert_allclose(streamed.covariances_, in_memory.covariances_, rtol=1e-10)
+
+
+def test_hc_start_with_weights_ignores_zero_weight_rows():
+    X = mixture_data(200, 2, 3, seed=13)[0]
+    w = np.random.default_rng(13).integers(0, 4, size=200).astype(float)
+    full = GaussianMixture(3, init_params="hc", max_iter=0).fit(X, sample_weight=w)
+    kept = w > 0
+    part = GaussianMixture(3, init_params="hc", max_iter=0).fit(X[kept], sample_weight=w[kept])
+    np.testing.assert_allclose(full.means_, part.means_, rtol=1e-12)
+    np.testing.assert_allclose(full.weights_, part.weights_, rtol=1e-12)
+
+
+def test_tree_is_built_once_for_all_starts(monkeypatch):
+    calls = []
+    build = gaussmix._hc.build_tree
+    monkeypatch.setattr(
+        gaussmix._hc, "build_tree", lambda *a, **k: calls.append(1) or build(*a, **k)
+    )
+    X = mixture_data(100, 2, 2, seed=14)[0]
+    GaussianMixture(2, init_params="hc", n_init=3).fit(X)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "n_components, covariance_type, winner",
+    [(5, "full", "hc"), (4, "diag", "kmeans")],
+)
+def test_several_methods_keep_the_best_start(n_components, covariance_type, winner):
+    params = dict(n_components=n_components, covariance_type=covariance_type, random_state=0)
+    alone = {m: GaussianMixture(init_params=m, **params).fit(IRIS) for m in ("hc", "kmeans")}
+    loser = "kmeans" if winner == "hc" else "hc"
+    assert alone[winner].lower_bound_ > alone[loser].lower_bound_ + 1e-3
+    for methods in (("hc", "kmeans"), ["kmeans", "hc"]):
+        both = GaussianMixture(init_params=methods, **params).fit(IRIS)
+        # hc draws nothing from random_state on 150 rows, so k-means gets the same
+        # draws as when alone, whatever the order.
+        assert both.lower_bound_ == alone[winner].lower_bound_
+        np.testing.assert_array_equal(both.means_, alone[winner].means_)
+
+
+def test_one_method_in_a_sequence_is_that_method():
+    X = mixture_data(200, 2, 3, seed=15)[0]
+    as_str = GaussianMixture(3, init_params="kmeans", n_init=2, random_state=0).fit(X)
+    as_tuple = GaussianMixture(3, init_params=("kmeans",), n_init=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(as_tuple.means_, as_str.means_)
+    assert clone(GaussianMixture(init_params=("hc", "kmeans"))).init_params == ("hc", "kmeans")
+
+
+def test_partial_fit_starts_from_the_first_method():
+    X = mixture_data(200, 2, 3, seed=16)[0]
+    first = GaussianMixture(3, init_params=("hc", "kmeans")).partial_fit(X)
+    hc = GaussianMixture(3, init_params="hc").partial_fit(X)
+    np.testing.assert_array_equal(first.means_, hc.means_)
+
+
+# -------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "init_params", ["hcc", ("hc", "bogus"), (), ("hc", "hc"), 3, None, {"hc"}]
+)
+def test_bad_init_params_are_refused(init_params):
+    with pytest.raises(InvalidParameterError, match="init_params"):
+        GaussianMixture(2, init_params=init_params).fit(IRIS)
+
+
+def test_more_components_than_tree_rows_is_refused(monkeypatch):
+    monkeypatch.setattr(gaussmix._hc, "SUBSET_ROWS", 5)
+    with pytest.raises(ValueError, match=r"init_params='hc'.*n_components=6"):
+        GaussianMixture(6, init_params="hc", random_state=0).fit(IRIS)
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"model": "VII"}, "model"),
+        ({"use": "PCS"}, "use"),
+        ({"subset": 1}, "subset"),
+        ({"subset": 2.5}, "subset"),
+    ],
+)
+def test_bad_tree_parameters_are_refused(params, name):
+    with pytest.raises(InvalidParameterError, match=name):
+        hc_tree(IRIS, **params)
+
+
+def test_bad_cuts_are_refused():
+    tree = hc_tree(IRIS[:10])
+    for k in (0, 11):
+        with pytest.raises(ValueError, match="n_clusters"):
+            tree.labels(k)
+
+
+def test_too_many_rows_without_a_subset_are_refused(monkeypatch):
+    monkeypatch.setattr(gaussmix._hc, "_MAX_ROWS", 100)
+    with pytest.raises(ValueError, match="subset"):
+        hc_tree(IRIS, subset=None)
