@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-full clean
+.PHONY: install demo test lint bench bench-full bench-selection clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	$(PY) benchmarks/bench_em.py --full
+
+bench-selection: $(STAMP)
+	$(PY) benchmarks/bench_selection.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache .hypothesis
