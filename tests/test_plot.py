@@ -30,9 +30,11 @@ from gaussmix.plot import (  # noqa: E402
     PairsDisplay,
     SelectionDisplay,
     UncertaintyDisplay,
+    ellipse_geometry,
     make_projection,
     match_labels,
 )
+from gaussmix.plot._base import mixture_covariances  # noqa: E402
 
 # Three separated blobs with different shapes and weights: every component has
 # its own orientation, so an ellipse drawn with the wrong covariance shows.
@@ -143,6 +145,34 @@ def test_ellipses_lie_at_their_mahalanobis_distance(blobs, covariance_type):
             np.testing.assert_allclose(distance, radius, rtol=1e-6)
 
 
+@pytest.mark.parametrize("radius", [1, 2, 3])
+@pytest.mark.parametrize("theta_deg", [0.0, 30.0, 100.0, -45.0])
+def test_ellipse_geometry_of_a_known_covariance(radius, theta_deg):
+    theta = np.radians(theta_deg)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    cov = rot @ np.diag([4.0, 0.25]) @ rot.T
+    width, height, angle = ellipse_geometry(cov, radius)
+    assert (width, height) == pytest.approx((4.0 * radius, 1.0 * radius))
+    # The leading eigenvector's sign is arbitrary: the angle is defined modulo 180.
+    assert min((angle - theta_deg) % 180.0, -(angle - theta_deg) % 180.0) == pytest.approx(
+        0.0, abs=1e-9
+    )
+    with pytest.raises(ValueError, match=r"\(2, 2\)"):
+        ellipse_geometry(np.eye(3), radius)
+
+
+def test_full_covariances_are_copies_for_every_type(blobs):
+    for covariance_type in COVARIANCE_TYPES:
+        est = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(blobs[0])
+        before = np.array(est.covariances_, copy=True)
+        full = mixture_covariances(est)
+        assert full.shape == (3, 2, 2)
+        for k in range(3):
+            np.testing.assert_allclose(full[k], component_covariance_from_precisions(est, k))
+        full[:] = 0.0
+        np.testing.assert_array_equal(est.covariances_, before)
+
+
 def test_mass_levels_enclose_that_fraction_of_the_component(gm2):
     display = ClusterDisplay.from_estimator(
         gm2, np.zeros((1, 2)), levels=(0.5, 0.9), level_type="mass", show_points=False
@@ -161,6 +191,11 @@ def test_ellipse_opacity_is_proportional_to_weight(gm2, blobs):
     display = ClusterDisplay.from_estimator(gm2, blobs[0])
     fill = np.array([row[0].get_facecolor()[3] for row in display.ellipses_])
     np.testing.assert_allclose(fill / fill.max(), gm2.weights_ / gm2.weights_.max(), rtol=1e-9)
+    assert fill.max() == pytest.approx(0.25 / 3)
+    outlines = ClusterDisplay.from_estimator(gm2, blobs[0], fill_alpha=0.0)
+    assert all(row[0].get_facecolor()[3] == 0.0 for row in outlines.ellipses_)
+    with pytest.raises(InvalidParameterError, match="fill_alpha"):
+        ClusterDisplay.from_estimator(gm2, blobs[0], fill_alpha=2.0)
     edge = np.array([row[0].get_edgecolor()[3] for row in display.ellipses_])
     assert np.all(np.diff(edge[np.argsort(gm2.weights_)]) >= 0)
 

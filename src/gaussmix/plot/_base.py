@@ -202,7 +202,9 @@ def draw_points(
         mask = labels == k
         label = names[k] if names is not None else None
         collections.append(
-            ax.scatter(points[mask, 0], points[mask, 1], color=colour, label=label, **options)
+            ax.scatter(
+                points[mask, 0], points[mask, 1], **{"color": colour, "label": label, **options}
+            )
         )
     return collections
 
@@ -213,10 +215,18 @@ def draw_ellipses(
     radii: np.ndarray,
     colors: np.ndarray,
     kwargs: dict | None,
+    fill_alpha: float = 0.25,
 ) -> list[list[Any]]:
-    """Ellipses per component and radius (fill and edge opacity grow with the weight)."""
+    """Ellipses per component and radius (fill and edge opacity grow with the weight).
+
+    Each of the heaviest component's nested fills has opacity ``fill_alpha / n_radii``,
+    so they stack to about ``fill_alpha`` at its centre; another component's fills
+    are scaled by its weight relative to the heaviest.
+    """
     from matplotlib.patches import Ellipse
 
+    if not 0.0 <= fill_alpha <= 1.0:
+        raise InvalidParameterError(f"fill_alpha must be in [0, 1]; got {fill_alpha!r}.")
     weights = np.asarray(params.weights, dtype=np.float64)
     relative = weights / weights.max() if weights.size and weights.max() > 0 else weights
     options = {"linewidth": 1.2, "zorder": 1}
@@ -227,7 +237,7 @@ def draw_ellipses(
     ):
         # Nested fills add up, so the centre of a heavy component is the most opaque;
         # a light component stays visible through its edge.
-        face = (*colour[:3], 0.25 * relative[k] / max(len(radii), 1))
+        face = (*colour[:3], fill_alpha * relative[k] / max(len(radii), 1))
         edge = (*colour[:3], 0.3 + 0.7 * relative[k])
         row = []
         for radius in radii:

@@ -107,6 +107,7 @@ class ClusterDisplay:
         legend: bool | None = None,
         scatter_kwargs: dict | None = None,
         ellipse_kwargs: dict | None = None,
+        fill_alpha: float = 0.25,
         mean_kwargs: dict | None = None,
     ) -> ClusterDisplay:
         """Draw the display.
@@ -122,6 +123,11 @@ class ClusterDisplay:
         scatter_kwargs, ellipse_kwargs, mean_kwargs : dict, default=None
             Passed to ``Axes.scatter`` (points), ``matplotlib.patches.Ellipse`` and
             ``Axes.scatter`` (means).
+        fill_alpha : float, default=0.25
+            Fill opacity of the heaviest component's ellipses at its centre (each of
+            its nested ellipses is filled with ``fill_alpha / len(radii)``); other
+            components' fills are scaled by their weight relative to it. 0 draws
+            outlines only.
 
         Returns
         -------
@@ -148,7 +154,12 @@ class ClusterDisplay:
             )
         params = MixtureParams2D(weights, means, np.asarray(self.covariances, dtype=np.float64))
         self.ellipses_ = draw_ellipses(
-            ax, params, np.asarray(self.radii, dtype=np.float64), self.colors_, ellipse_kwargs
+            ax,
+            params,
+            np.asarray(self.radii, dtype=np.float64),
+            self.colors_,
+            ellipse_kwargs,
+            fill_alpha,
         )
         if self.points is None and self.ellipses_ and len(self.radii):
             for row, name in zip(self.ellipses_, names, strict=True):
@@ -181,6 +192,7 @@ class ClusterDisplay:
         legend: bool | None = None,
         scatter_kwargs: dict | None = None,
         ellipse_kwargs: dict | None = None,
+        fill_alpha: float = 0.25,
         mean_kwargs: dict | None = None,
     ) -> ClusterDisplay:
         """Draw the clusters of a fitted mixture on data ``X``.
@@ -206,7 +218,7 @@ class ClusterDisplay:
         show_points : bool, default=True
             Draw the data points.
         ax : matplotlib Axes, default=None
-        colors, legend, scatter_kwargs, ellipse_kwargs, mean_kwargs
+        colors, legend, scatter_kwargs, ellipse_kwargs, mean_kwargs, fill_alpha
             See :meth:`plot`.
 
         Returns
@@ -234,5 +246,6 @@ class ClusterDisplay:
             legend=legend,
             scatter_kwargs=scatter_kwargs,
             ellipse_kwargs=ellipse_kwargs,
+            fill_alpha=fill_alpha,
             mean_kwargs=mean_kwargs,
         )

@@ -161,6 +161,7 @@ class ComparisonDisplay:
         colors: Sequence[Any] | None = None,
         scatter_kwargs: dict | None = None,
         ellipse_kwargs: dict | None = None,
+        fill_alpha: float = 0.25,
         mean_kwargs: dict | None = None,
     ) -> ComparisonDisplay:
         """Draw the display.
@@ -175,6 +176,9 @@ class ComparisonDisplay:
         scatter_kwargs, ellipse_kwargs, mean_kwargs : dict, default=None
             Passed to ``Axes.scatter`` (points, both panels),
             ``matplotlib.patches.Ellipse`` and ``Axes.scatter`` (means and centroids).
+        fill_alpha : float, default=0.25
+            Fill opacity of the heaviest component's ellipses (see
+            :meth:`ClusterDisplay.plot`).
 
         Returns
         -------
@@ -184,7 +188,7 @@ class ComparisonDisplay:
             import matplotlib.pyplot as plt
 
             _, axes = plt.subplots(
-                1, 2, figsize=(11, 5), sharex=True, sharey=True, layout="constrained"
+                1, 2, figsize=(11, 5.5), sharex=True, sharey=True, layout="constrained"
             )
         axes = np.asarray(axes, dtype=object).ravel()
         if axes.size != 2:
@@ -217,6 +221,7 @@ class ComparisonDisplay:
             np.asarray(self.radii, dtype=np.float64),
             self.colors_[:n_components],
             ellipse_kwargs,
+            fill_alpha,
         )
         self.mean_markers_ = draw_means(ax_gmm, means, self.colors_[:n_components], mean_kwargs)
         cluster_colors = self.colors_[self.color_mapping_]
@@ -263,6 +268,7 @@ class ComparisonDisplay:
         colors: Sequence[Any] | None = None,
         scatter_kwargs: dict | None = None,
         ellipse_kwargs: dict | None = None,
+        fill_alpha: float = 0.25,
         mean_kwargs: dict | None = None,
     ) -> ComparisonDisplay:
         """Compare a fitted mixture with k-means on data ``X``.
@@ -283,7 +289,7 @@ class ComparisonDisplay:
         levels : sequence of float, default=(1, 2, 3)
         level_type : {"sigma", "mass"}, default="sigma"
             The mixture's ellipses, as for :meth:`ClusterDisplay.from_estimator`.
-        axes, colors, scatter_kwargs, ellipse_kwargs, mean_kwargs
+        axes, colors, scatter_kwargs, ellipse_kwargs, mean_kwargs, fill_alpha
             See :meth:`plot`.
 
         Returns
@@ -342,5 +348,6 @@ class ComparisonDisplay:
             colors=colors,
             scatter_kwargs=scatter_kwargs,
             ellipse_kwargs=ellipse_kwargs,
+            fill_alpha=fill_alpha,
             mean_kwargs=mean_kwargs,
         )

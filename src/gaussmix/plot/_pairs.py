@@ -93,6 +93,7 @@ class PairsDisplay:
         bins: int = 30,
         scatter_kwargs: dict | None = None,
         ellipse_kwargs: dict | None = None,
+        fill_alpha: float = 0.25,
         mean_kwargs: dict | None = None,
     ) -> PairsDisplay:
         """Draw the display.
@@ -108,6 +109,9 @@ class PairsDisplay:
         scatter_kwargs, ellipse_kwargs, mean_kwargs : dict, default=None
             Passed to ``Axes.scatter`` (points), ``matplotlib.patches.Ellipse``
             and ``Axes.scatter`` (means).
+        fill_alpha : float, default=0.25
+            Fill opacity of the heaviest component's ellipses (see
+            :meth:`ClusterDisplay.plot`).
 
         Returns
         -------
@@ -162,7 +166,7 @@ class PairsDisplay:
                     {"s": 5, **(scatter_kwargs or {})},
                 )
                 self.ellipses_[i, j] = draw_ellipses(
-                    ax, params, radii, self.colors_, ellipse_kwargs
+                    ax, params, radii, self.colors_, ellipse_kwargs, fill_alpha
                 )
                 draw_means(ax, params.means, self.colors_, {"s": 60, **(mean_kwargs or {})})
                 ax.autoscale_view()
@@ -187,6 +191,7 @@ class PairsDisplay:
         bins: int = 30,
         scatter_kwargs: dict | None = None,
         ellipse_kwargs: dict | None = None,
+        fill_alpha: float = 0.25,
         mean_kwargs: dict | None = None,
     ) -> PairsDisplay:
         """Draw every pair of (a few) features of ``X`` with the fitted mixture's marginals.
@@ -202,7 +207,7 @@ class PairsDisplay:
         levels : sequence of float, default=(1, 2)
         level_type : {"sigma", "mass"}, default="sigma"
             The ellipses, as for :meth:`ClusterDisplay.from_estimator`.
-        figure, colors, bins, scatter_kwargs, ellipse_kwargs, mean_kwargs
+        figure, colors, bins, scatter_kwargs, ellipse_kwargs, mean_kwargs, fill_alpha
             See :meth:`plot`.
 
         Returns
@@ -245,5 +250,6 @@ class PairsDisplay:
             bins=bins,
             scatter_kwargs=scatter_kwargs,
             ellipse_kwargs=ellipse_kwargs,
+            fill_alpha=fill_alpha,
             mean_kwargs=mean_kwargs,
         )
