@@ -231,6 +231,11 @@ def test_cluster_display_uses_given_axes_and_keeps_its_labels(gm2, blobs):
         means=display.means, covariances=display.covariances, weights=display.weights
     ).plot()
     assert len(again.ellipses_[0]) == 3 and again.scatter_ == []
+    assert again.legend_.get_texts()[0].get_text().startswith("component 0")
+    bare = ClusterDisplay(
+        means=display.means, covariances=display.covariances, weights=display.weights, radii=()
+    ).plot(legend=True)
+    assert bare.legend_ is None and bare.ellipses_ == [[], [], []]
 
 
 # --- projection --------------------------------------------------------------------------

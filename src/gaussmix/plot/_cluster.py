@@ -171,7 +171,9 @@ class ClusterDisplay:
             # Principal-component scores share the data's units: keep shapes true.
             ax.set_aspect("equal", adjustable="datalim")
         self.legend_ = None
-        if legend or (legend is None and n_components <= 10):
+        wanted = legend or (legend is None and n_components <= 10)
+        # Without points or ellipses nothing carries a label, and an empty legend warns.
+        if wanted and ax.get_legend_handles_labels()[0]:
             self.legend_ = ax.legend(loc="best", fontsize="small")
         self.ax_ = ax
         self.figure_ = ax.figure
