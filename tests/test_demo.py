@@ -191,6 +191,23 @@ def test_component_covariance_all_types(small_data, covariance_type):
         assert np.count_nonzero(got - np.diag(np.diag(got))) == 0
 
 
+@pytest.mark.parametrize(
+    ("covariance_type", "expand"),
+    [
+        ("EII", lambda c, k: c[k] * np.eye(3)),
+        ("EVI", lambda c, k: np.diag(c[k])),
+        ("VEV", lambda c, k: c[k]),
+    ],
+)
+def test_component_covariance_mclust_types(small_data, covariance_type, expand):
+    gmm = GaussianMixture(n_components=3, covariance_type=covariance_type, random_state=0)
+    gmm.fit(small_data)
+    for k in range(3):
+        np.testing.assert_array_equal(
+            demo._component_covariance(gmm, k), expand(gmm.covariances_, k)
+        )
+
+
 def test_component_covariance_matches_precision(small_data):
     # Independent of the covariance layout: inverting precisions_ must give the same matrix.
     for covariance_type in ("full", "tied", "diag", "spherical"):

@@ -29,6 +29,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from gaussmix import GaussianMixture
+from gaussmix.covariance import get_covariance_model
 
 __all__ = ["main", "run_demo"]
 
@@ -57,9 +58,9 @@ def _component_covariance(gmm: Any, k: int) -> np.ndarray:
     Parameters
     ----------
     gmm : GaussianMixture
-        A fitted mixture with ``covariance_type`` in ``{"full", "tied", "diag",
-        "spherical"}``; ``covariances_`` then has shape (K, D, D), (D, D), (K, D)
-        or (K,) respectively.
+        A fitted mixture of any ``covariance_type`` (see
+        :data:`gaussmix.COVARIANCE_TYPES`); ``covariances_`` has that model's shape,
+        (K, D, D), (D, D), (K, D) or (K,).
     k : int
         Component index, ``0 <= k < n_components``.
 
@@ -71,23 +72,12 @@ def _component_covariance(gmm: Any, k: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``covariance_type`` is not one of the four known types.
+        If ``covariance_type`` is not a known type.
     """
+    model = get_covariance_model(gmm.covariance_type)
     cov = np.asarray(gmm.covariances_, dtype=np.float64)
     n_features = np.shape(gmm.means_)[1]
-    kind = gmm.covariance_type
-    if kind == "full":
-        return cov[k].copy()
-    if kind == "tied":
-        # Every component shares one matrix, so k is deliberately ignored.
-        return cov.copy()
-    if kind == "diag":
-        return np.diag(cov[k])
-    if kind == "spherical":
-        return cov[k] * np.eye(n_features)
-    raise ValueError(
-        f"unknown covariance_type {kind!r}; expected 'full', 'tied', 'diag' or 'spherical'"
-    )
+    return np.array(model.component_covariance(cov, k, n_features), dtype=np.float64)
 
 
 def _ellipse_params(cov: np.ndarray, n_std: float) -> tuple[float, float, float]:

@@ -359,6 +359,9 @@ class CovarianceModel(ABC):
             )
 
     shape_doc: str = ""
+    # How warnings describe an empty component's covariance and a repair.
+    kept_doc: str = "covariance"
+    ridge_doc: str = "its diagonal"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

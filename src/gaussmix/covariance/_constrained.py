@@ -33,6 +33,8 @@ class ConstrainedMixin:
     # Whether no part of the covariance belongs to one component alone (EII, EEI):
     # a repair then concerns the shared covariance, not a component.
     fully_shared: bool = False
+    kept_doc = "the parts of its covariance that are its own (the shared parts follow the data)"
+    ridge_doc = "the diagonal of every component's scatter, per unit of weight, before the fit"
 
     def __init__(self, tol: float = 1e-8, max_iter: int = 100) -> None:
         self.tol = tol
@@ -51,8 +53,8 @@ class ConstrainedMixin:
                 break
             ridge = ridge * 10.0
         else:
-            # Only reachable for pathological input: scatters equal to the data's
-            # variances give covariances of that size for any constrained model.
+            # Only reachable for pathological input: a ridge of a million times the
+            # data's variances swamps any scatter.
             ridge = 1e6 * scale
             candidate = refit(ridge)
         components = [None] if self.fully_shared else [int(k) for k in bad]
