@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "common_orientation",
     "compose",
+    "eigenvalues_along",
     "filled_components",
     "geometric_mean",
     "regularised_scatter",
@@ -135,6 +136,37 @@ def common_orientation(covariances: np.ndarray) -> np.ndarray:
     weights = weights / np.where(volume > 0, volume, 1.0)
     combination = np.einsum("k,kij->ij", weights, covariances)
     return np.linalg.eigh(combination)[1][:, ::-1]
+
+
+def eigenvalues_along(orientation: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """Each covariance's eigenvalues, each paired with the closest column of ``orientation``.
+
+    A covariance that keeps its own eigenvalues under a new shared orientation
+    (an empty component under EVE or VVE) needs to know which eigenvalue goes
+    along which axis: pairs are taken greedily by the largest squared cosine
+    between an eigenvector and a column.
+
+    Parameters
+    ----------
+    orientation : ndarray of shape (D, D)
+    covariances : ndarray of shape (n, D, D)
+
+    Returns
+    -------
+    ndarray of shape (n, D)
+        Column ``j`` holds the eigenvalue whose eigenvector is paired with
+        ``orientation[:, j]``.
+    """
+    eigenvalues, eigenvectors = sorted_eigh(covariances)
+    paired = np.empty_like(eigenvalues)
+    for out, values, vectors in zip(paired, eigenvalues, eigenvectors, strict=True):
+        overlap = (orientation.T @ vectors) ** 2
+        for _ in range(len(values)):
+            column, eigen = np.unravel_index(np.argmax(overlap), overlap.shape)
+            out[column] = values[eigen]
+            overlap[column, :] = -1.0
+            overlap[:, eigen] = -1.0
+    return paired
 
 
 def filled_components(covariances: np.ndarray, empty: np.ndarray) -> np.ndarray:

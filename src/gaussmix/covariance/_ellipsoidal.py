@@ -13,6 +13,7 @@ from ._constrained import ConstrainedMixin
 from ._decomposition import (
     common_orientation,
     compose,
+    eigenvalues_along,
     filled_components,
     regularised_scatter,
     sorted_eigh,
@@ -87,15 +88,16 @@ class _CommonOrientation(_Constrained):
         return compose(orientation, eigenvalues)
 
     def keep_empty(self, covariances, previous, empty):
-        # Shared orientation (and volume for EVE); own eigenvalues along it.
+        # The new shared orientation (and volume, for EVE); its own eigenvalues
+        # (shape, and volume for VVE), each along the closest new axis.
         filled = filled_components(covariances, empty)
         if filled.size == 0:
             return covariances
         orientation = common_orientation(covariances[filled])
-        along = np.einsum("ij,kil,lj->kj", orientation, previous[empty], orientation)
+        own = eigenvalues_along(orientation, previous[empty])
         if self.equal_volume:
-            along = unit_determinant(along)[0] * volumes(covariances[filled[0]])
-        covariances[empty] = compose(orientation, along)
+            own = unit_determinant(own)[0] * volumes(covariances[filled[0]])
+        covariances[empty] = compose(orientation, own)
         return covariances
 
 

@@ -31,6 +31,15 @@ def _converged(q: float, q_previous: float, tol: float) -> bool:
     return not np.isfinite(q) or abs(q - q_previous) <= tol * (1.0 + abs(q))
 
 
+def _went_up(q: float, q_previous: float) -> bool:
+    """Whether Q rose beyond round-off: every update lowers it in exact arithmetic.
+
+    On near-singular scatters (no regularisation) the updates lose their digits;
+    the solvers then keep the previous iterate, so the step stays monotone.
+    """
+    return q > q_previous + 1e-12 * (1.0 + abs(q_previous))
+
+
 def _log_sum(weights: np.ndarray, values: np.ndarray) -> float:
     """sum(weights * log(values)) over the positive values.
 
@@ -99,10 +108,14 @@ def shared_shape(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while n_iter < max_iter:
             n_iter += 1
+            last = volume, shape
             shape = unit_determinant(_safe_inverse(volume) @ values)[0]
             volume = (values / shape).sum(axis=1) / (n_features * n_k)
             # After the volume update the trace term is n d, a constant.
             q = n_features * _log_sum(n_k, volume)
+            if _went_up(q, q_previous):
+                volume, shape = last
+                break
             if _converged(q, q_previous, tol):
                 break
             q_previous = q
@@ -146,6 +159,7 @@ def shared_shape_matrix(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while n_iter < max_iter:
             n_iter += 1
+            last = volume, shared
             combined = np.einsum("k,kij->ij", _safe_inverse(volume), scatter)
             if not np.all(np.isfinite(combined)):
                 break
@@ -161,6 +175,9 @@ def shared_shape_matrix(
                 break
             volume = np.einsum("kij,ji->k", scatter, inverse) / (n_features * n_k)
             q = n_features * _log_sum(n_k, volume)
+            if _went_up(q, q_previous):
+                volume, shared = last
+                break
             if _converged(q, q_previous, tol):
                 break
             q_previous = q
@@ -242,10 +259,11 @@ def common_orientation_mm(
     eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
     largest = np.linalg.eigvalsh(scatter)[:, -1]
     n_iter = 0
+    if not np.all(np.isfinite(eigenvalues)):
+        return orientation, eigenvalues, n_iter
     while n_iter < max_iter:
         n_iter += 1
-        if not np.all(np.isfinite(eigenvalues)):
-            break
+        last = orientation, eigenvalues
         inverse = _safe_inverse(eigenvalues)
         # MM1: sum_k S_k D L_k - w_k D L_k; D L_k scales D's columns.
         product = scatter @ orientation
@@ -258,6 +276,9 @@ def common_orientation_mm(
         orientation = _nearest_orthogonal_minimiser(gradient).T
         q_previous = q
         eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
+        if not np.all(np.isfinite(eigenvalues)) or _went_up(q, q_previous):
+            orientation, eigenvalues = last
+            break
         if _converged(q, q_previous, tol):
             break
     return orientation, eigenvalues, n_iter
