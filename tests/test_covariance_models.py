@@ -362,7 +362,9 @@ def assert_constraint(name, covariances, rtol=1e-7):
     assert np.all(eigenvalues > 0)
     condition = (eigenvalues[:, 0] / eigenvalues[:, -1]).max()
     rtol = max(rtol, 100 * np.finfo(np.float64).eps * condition)
-    np.testing.assert_allclose(covariances, np.swapaxes(covariances, 1, 2), rtol=1e-12)
+    np.testing.assert_allclose(
+        covariances, np.swapaxes(covariances, 1, 2), atol=1e-14 * np.abs(covariances).max()
+    )
     volumes = np.exp(np.log(eigenvalues).mean(axis=1))
     shapes = eigenvalues / volumes[:, None]
     volume_kind, shape_kind, orientation_kind = name

@@ -74,8 +74,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rows of "EEI", say, are equal). VEI, VEE, EVE, VVE and VEV have no
         closed-form M-step: theirs iterates from the previous covariances (the
         MM algorithm of Browne & McNicholas (2014) for EVE and VVE), to a
-        tolerance of 1e-8 and at most 100 iterations, which never lowers the
-        likelihood. ``bic`` and ``aic`` count mclust's free parameters.
+        tolerance of 1e-8 and at most 100 iterations: a generalised EM step,
+        which with ``reg_covar=0`` never lowers the likelihood (as for any EM,
+        ``reg_covar > 0`` makes it EM for a regularised objective instead).
+        ``bic`` and ``aic`` count mclust's free parameters.
     tol : float, default=1e-3
         EM stops when the mean log-likelihood changes by less than ``tol``.
     reg_covar : float or "auto", default=1e-6

@@ -8,8 +8,10 @@ Each solver minimises, over the model's constrained covariances,
 regularised scatters ``S_k``. Every update is an exact minimisation over one
 block of parameters with the others fixed, or a majorise-minimise step, so ``Q``
 never increases from the starting point. Started from the previous EM iterate,
-the M-step is then a generalised EM step and the likelihood never decreases,
-however few iterations are run.
+the M-step is then a generalised EM step, however few iterations are run: the
+likelihood never decreases (without regularisation; with it, EM follows the
+regularised objective, as scikit-learn's does). In round-off, a step that would
+raise ``Q`` ends the iterations at the previous iterate.
 
 Iterations stop when ``Q`` changes by less than ``tol * (1 + |Q|)`` (mclust's
 criterion) or after ``max_iter`` updates. When the data are degenerate (a zero
