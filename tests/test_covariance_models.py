@@ -2,7 +2,7 @@
 
 The reference for each M-step is an independent one: scipy's optimiser over an
 unconstrained parametrisation of the model (log volumes, log shapes of product 1,
-rotations as matrix exponentials of skew-symmetric matrices), whose number of
+rotations as Cayley transforms of skew-symmetric matrices), whose number of
 free values is also mclust's parameter count.
 """
 
@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy.optimize import minimize
+from scipy.stats import multivariate_normal
 from sklearn.exceptions import ConvergenceWarning
 
 from conftest import mixture_data
@@ -474,8 +475,6 @@ def test_estimator_api(name, fitted, blobs):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(gm.predict(X), proba.argmax(axis=1))
     # The density is the mixture of the stored covariances (an independent evaluation).
-    from scipy.stats import multivariate_normal
-
     covariances = full_covariances(get_covariance_model(name), gm.covariances_, 4, 3)
     density = sum(
         w * multivariate_normal(m, c).pdf(X)
