@@ -153,3 +153,20 @@ def test_iris_mclust_bic_for_vvv_two_components():
     res = select_model(load_iris().data, n_components=[2], covariance_types="VVV", random_state=0)
     assert res.table["bic_mclust"].iloc[0] == pytest.approx(-574.02, abs=0.05)
     assert isinstance(res.best_estimator_, GaussianMixture)
+
+
+def test_collapsed_component_fails_its_cell():
+    # An isolated point: with 3 components VVV puts one on it, whose likelihood only
+    # reg_covar keeps finite. That cell must not win; EEE (shared covariance) cannot
+    # collapse and stays.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 6, [[30.0, -30.0]]])
+    res = select_model(X, n_components=[2, 3], covariance_types=["VVV", "EEE"], random_state=0)
+    table = res.table.set_index(["n_components", "covariance_type"])
+    assert table.loc[(3, "VVV"), "error"].startswith("SpuriousFitError: spurious maximum")
+    assert np.isnan(table.loc[(3, "VVV"), "bic"])
+    assert table.loc[(3, "EEE"), "error"] == ""
+    assert res.best_params_ != {"n_components": 3, "covariance_type": "VVV"}
+    # The same fit on its own really is collapsed: one point, a variance ~ reg_covar.
+    gm = GaussianMixture(3, init_params="hc", random_state=0, tol=1e-5).fit(X)
+    assert np.min(np.linalg.eigvalsh(gm.covariances_)) < 1e-5

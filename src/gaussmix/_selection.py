@@ -24,6 +24,7 @@ from ._hc import SUBSET_ROWS, hc_tree
 from ._mixture import GaussianMixture
 from .backends import thread_limit
 from .covariance import get_covariance_model
+from .covariance._base import RIDGE_FRACTION
 from .exceptions import InvalidParameterError
 from .io import DataSource
 
@@ -36,6 +37,14 @@ MCLUST_MODELS: tuple[str, ...] = (
 )  # fmt: skip
 
 CRITERIA = ("bic", "icl", "aic")
+
+# A component has collapsed onto a point or a flat subset when, in some direction,
+# its variance is no more than the regularisation put there (within this factor)
+# and is also negligible next to the data's mean variance. The likelihood of such
+# a fit is unbounded (only the regularisation keeps it finite), so its BIC means
+# nothing. mclust reports such cells as NA; here they fail with the reason.
+SPURIOUS_REG_FACTOR = 10.0
+SPURIOUS_RTOL = 1e-3
 
 TABLE_COLUMNS = (
     "n_components",
@@ -311,6 +320,7 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
             # regularised either way: one warning per cell would drown the user.
             warnings.simplefilter("ignore")
             estimator.fit(X, sample_weight=sample_weight)
+            _check_not_spurious(estimator)
             n, log_likelihood, max_log_resp = _criteria_terms(estimator, X, sample_weight)
     except Exception as exc:
         row = (k, name, *([math.nan] * 7), False, 0, time.perf_counter() - start)
@@ -337,6 +347,46 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
         "",
     )
     return row, estimator
+
+
+class SpuriousFitError(ValueError):
+    """A fit whose likelihood is driven by a collapsed component."""
+
+
+def _check_not_spurious(estimator) -> None:
+    """Raise SpuriousFitError if a component's covariance has collapsed.
+
+    The data's covariance is that of the fitted mixture (EM matches the first two
+    moments at convergence), so no pass over the data is needed.
+    """
+    model = get_covariance_model(estimator.covariance_type)
+    weights = estimator.weights_.astype(np.float64)
+    means = estimator.means_.astype(np.float64)
+    n_features = means.shape[1]
+    covariances = [
+        model.component_covariance(estimator.covariances_.astype(np.float64), k, n_features)
+        for k in range(len(weights))
+    ]
+    centre = weights @ means
+    total = sum(
+        w * (c + np.outer(m - centre, m - centre))
+        for w, m, c in zip(weights, means, covariances, strict=True)
+    )
+    scale = float(np.trace(total)) / n_features
+    if isinstance(estimator.reg_covar, str):
+        reg = RIDGE_FRACTION * float(np.max(np.diag(total)))
+    else:
+        reg = float(estimator.reg_covar)
+    # With reg_covar=0 a collapsed component is repaired with a ridge of this size.
+    floor = SPURIOUS_REG_FACTOR * max(reg, RIDGE_FRACTION * scale)
+    for k, covariance in enumerate(covariances):
+        smallest = float(np.linalg.eigvalsh(covariance)[0])
+        if smallest <= floor and smallest <= SPURIOUS_RTOL * scale:
+            raise SpuriousFitError(
+                f"spurious maximum: component {k} (weight {weights[k]:.3g}) has collapsed, "
+                f"its smallest variance is {smallest / scale:.1e} of the data's mean variance; "
+                "such fits have an unbounded likelihood and are not compared"
+            )
 
 
 def _criteria_terms(estimator, X, sample_weight) -> tuple[float, float, float]:
