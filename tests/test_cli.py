@@ -142,6 +142,22 @@ def test_fit_quiet_prints_nothing(tmp_path, files):
     assert (tmp_path / "m").is_file()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "{model}", "{data}", "--proba"],
+        ["score", "{model}", "{data}", "--contamination", "0.1"],
+        ["sample", "{model}", "-n", "5"],
+    ],
+)
+def test_quiet_prints_nothing(tmp_path, model_path, files, args):
+    out = tmp_path / "out.csv"
+    names = {"model": model_path, "data": files["csv"]}
+    result = run(*(a.format(**names) for a in args), "--out", out, "--quiet")
+    assert result.output == ""
+    assert len(pd.read_csv(out)) in (5, 200)
+
+
 def test_fit_shows_warnings_as_single_lines(tmp_path, files):
     args = ["fit", files["npy"], "-k", "2", "-c", "full", "--init", "random", "--max-iter", "1"]
     result = run(*args, "--out", tmp_path / "m.gmm")
@@ -459,7 +475,7 @@ def test_parse_columns(tmp_path):
     assert cmd.parse_columns("0,2", Path("x.npy")) == [0, 2]
 
 
-def test_progress_bars_go_to_stderr(frame, capsys, monkeypatch):
+def test_progress_bars_go_to_stderr(frame, files, capsys, monkeypatch):
     monkeypatch.setattr(_progress, "DELAY", 0)
     monkeypatch.setattr(_progress, "MININTERVAL", 0)
     cmd.fit_model(frame, components=[1, 2], covariance=["diag"], progress=True)
@@ -470,6 +486,14 @@ def test_progress_bars_go_to_stderr(frame, capsys, monkeypatch):
     assert "EM" in captured.err and "log-likelihood/row" in captured.err
     cmd.fit_model(frame, components=[2], covariance=["diag"], progress=None)  # not a terminal
     assert capsys.readouterr().err == ""
+    model = cmd.fit_model(frame, components=[2], covariance=["diag"]).estimator
+    source = cmd.open_for_model(model, files["csv"])
+    cmd.predict_table(model, source, progress=True)
+    cmd.score_table(model, source, progress=True)
+    cmd.read_data(source, progress=True)
+    err = capsys.readouterr().err
+    assert "Predicting" in err and "Scoring" in err and "Reading data" in err
+    assert "200/200" in err
 
 
 # ------------------------------------------------------- the console script
