@@ -1,17 +1,15 @@
-"""Tests for the ``python -m gaussmix.demo`` workflow and its plotting helpers."""
+"""Tests for the ``python -m gaussmix.demo`` workflow."""
 
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
 
 pytest.importorskip("matplotlib")
 
-from gaussmix import GaussianMixture, demo
+from gaussmix import demo
 
 FIGURES = ("data", "gmm_clusters", "kmeans_vs_gmm", "gmm_ellipses")
 
@@ -156,109 +154,3 @@ def test_importing_gaussmix_does_not_import_matplotlib():
 
     code = "import sys, gaussmix.demo; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def small_data():
-    X, _ = make_blobs(n_samples=150, centers=3, n_features=3, cluster_std=0.8, random_state=1)
-    return X
-
-
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_component_covariance_all_types(small_data, covariance_type):
-    gmm = GaussianMixture(n_components=3, covariance_type=covariance_type, random_state=0)
-    gmm.fit(small_data)
-    cov = np.asarray(gmm.covariances_)
-    n_features = small_data.shape[1]
-    for k in range(3):
-        expected = {
-            "full": lambda k: cov[k],
-            "tied": lambda k: cov,
-            "diag": lambda k: np.diag(cov[k]),
-            "spherical": lambda k: cov[k] * np.eye(n_features),
-        }[covariance_type](k)
-        got = demo._component_covariance(gmm, k)
-        assert got.shape == (n_features, n_features)
-        np.testing.assert_allclose(got, expected)
-        np.testing.assert_allclose(got, got.T)
-        assert np.all(np.linalg.eigvalsh(got) > 0)
-    if covariance_type in ("diag", "spherical"):
-        # Off-diagonal entries must be exactly zero, not merely small.
-        got = demo._component_covariance(gmm, 1)
-        assert np.count_nonzero(got - np.diag(np.diag(got))) == 0
-
-
-def test_component_covariance_matches_precision(small_data):
-    # Independent of the covariance layout: inverting precisions_ must give the same matrix.
-    for covariance_type in ("full", "tied", "diag", "spherical"):
-        gmm = GaussianMixture(n_components=3, covariance_type=covariance_type, random_state=0)
-        gmm.fit(small_data)
-        prec = np.asarray(gmm.precisions_)
-        for k in range(3):
-            got = demo._component_covariance(gmm, k)
-            if covariance_type == "full":
-                p = prec[k]
-            elif covariance_type == "tied":
-                p = prec
-            elif covariance_type == "diag":
-                p = np.diag(prec[k])
-            else:
-                p = prec[k] * np.eye(small_data.shape[1])
-            np.testing.assert_allclose(got @ p, np.eye(small_data.shape[1]), atol=1e-8)
-
-
-def test_component_covariance_returns_a_copy(small_data):
-    gmm = GaussianMixture(n_components=3, covariance_type="full", random_state=0).fit(small_data)
-    got = demo._component_covariance(gmm, 0)
-    got[:] = 0.0
-    assert np.all(np.diag(gmm.covariances_[0]) > 0)
-
-
-def test_component_covariance_rejects_unknown_type():
-    stub = SimpleNamespace(
-        covariance_type="banana", covariances_=np.ones((2, 2)), means_=np.zeros((2, 2))
-    )
-    with pytest.raises(ValueError, match="banana"):
-        demo._component_covariance(stub, 0)
-
-
-@pytest.mark.parametrize("n_std", [1, 2, 3])
-@pytest.mark.parametrize("theta_deg", [0.0, 30.0, 100.0, -45.0])
-def test_ellipse_boundary_is_at_n_sigma(n_std, theta_deg):
-    from matplotlib.patches import Ellipse
-
-    theta = np.radians(theta_deg)
-    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    cov = rot @ np.diag([4.0, 0.25]) @ rot.T
-    width, height, angle = demo._ellipse_params(cov, n_std)
-    assert width == pytest.approx(2 * n_std * 2.0)
-    assert height == pytest.approx(2 * n_std * 0.5)
-    # The leading eigenvector's sign is arbitrary, so the angle is defined modulo 180.
-    assert (angle - theta_deg) % 180.0 == pytest.approx(0.0, abs=1e-9) or (
-        angle - theta_deg
-    ) % 180.0 == pytest.approx(180.0, abs=1e-9)
-
-    # Check against matplotlib's own geometry: every vertex of the drawn patch must lie
-    # at Mahalanobis distance n_std from the centre.
-    centre = np.array([1.5, -0.5])
-    patch = Ellipse(xy=centre, width=width, height=height, angle=angle)
-    verts = patch.get_patch_transform().transform(patch.get_path().vertices) - centre
-    on_curve = verts[::3]  # Bezier control points between them lie off the ellipse.
-    maha = np.sqrt(np.einsum("ij,jk,ik->i", on_curve, np.linalg.inv(cov), on_curve))
-    np.testing.assert_allclose(maha, n_std, rtol=1e-6)
-
-
-def test_ellipse_params_rejects_non_2d():
-    with pytest.raises(ValueError, match="2x2"):
-        demo._ellipse_params(np.eye(3), 1)
-
-
-def test_align_labels_is_a_permutation():
-    truth = np.repeat([0, 1, 2], 10)
-    labels = np.array([2, 0, 1])[truth]
-    mapping = demo._align_labels(labels, truth, 3)
-    np.testing.assert_array_equal(mapping[labels], truth)
-    assert sorted(mapping) == [0, 1, 2]

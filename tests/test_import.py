@@ -132,3 +132,22 @@ def test_numba_kernel_does_import_numba():
         """
     )
     assert "numba" in report
+
+
+def test_plots_are_opt_in():
+    # gaussmix.plot loads matplotlib, and only an explicit import of it does.
+    pytest.importorskip("matplotlib")
+    report = _run(
+        f"""
+        import json, sys
+        import gaussmix
+        before = {_loaded(HEAVY)}
+        plot_loaded = "gaussmix.plot" in sys.modules
+        import gaussmix.plot
+        print(json.dumps({{
+            "before": before, "plot_loaded": plot_loaded, "after": {_loaded(HEAVY)}
+        }}))
+        """
+    )
+    assert report["before"] == [] and not report["plot_loaded"]
+    assert "matplotlib" in report["after"]

@@ -219,8 +219,9 @@ def m_step(
     scale : DataScale
         The data's per-feature variance.
     previous : MixtureParams or None
-        Parameters going into this M-step; an empty component keeps its mean and
-        covariance from here (from the data's overall mean when None).
+        Parameters going into this M-step. Iterative covariance M-steps start from
+        its covariances; an empty component keeps its mean from here (the data's
+        overall mean when None) and what the model lets it keep of its covariance.
     weight_total : float or None
         Divide soft counts by this instead of their sum (scikit-learn's
         initialisation divides by the number of samples).
@@ -233,20 +234,19 @@ def m_step(
     n_k = stats.n_k + eps10
     weights = n_k / (n_k.sum() if weight_total is None else weight_total)
     means = stats.mean_k * (stats.n_k / n_k)[:, None]
-    covariances = model.m_step(n_k, stats.scatter_k, reg)
-    repairs = []
     empty = np.flatnonzero(stats.n_k < eps10)
     if empty.size:
-        fallback_mean = stats.total()[1] if previous is None else None
-    for k in empty:
-        if previous is not None:
-            means[k] = previous.means[k]
-            if model.per_component:
-                covariances[k] = previous.covariances[k]
-        else:
-            means[k] = fallback_mean
-        repairs.append(Repair(int(k), "kept", float(stats.n_k[k])))
-    covariances, regularised = model.repair(covariances, scale())
+        means[empty] = stats.total()[1] if previous is None else previous.means[empty]
+    repairs = [Repair(int(k), "kept", float(stats.n_k[k])) for k in empty]
+    # The model decides what an empty component keeps of its previous covariance.
+    covariances, regularised = model.estimate(
+        n_k,
+        stats.scatter_k,
+        reg,
+        scale(),
+        previous=None if previous is None else previous.covariances,
+        empty=empty,
+    )
     repairs.extend(regularised)
     precisions_chol = model.precisions_cholesky(covariances)
     return MixtureParams(weights, means, covariances, precisions_chol), repairs

@@ -67,10 +67,10 @@ def kmeans_labels(
     # variances, here from one fused pass rather than a centred copy of the data.
     _, _, variances = kernel.label_stats(X, None, np.zeros(X.shape[0], np.int32), 1, "diag")
     tol = float(np.mean(variances)) / X.shape[0] * TOL
-    centers = _kmeans_plusplus(X, weight, n_clusters, random_state, kernel)
     block_weight = None if sample_weight is None else weight
     workers = n_threads if kernel.releases_gil else 1
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        centers = _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
 
         def assign(centers):
             labels, sums, weights = [], 0.0, 0.0
@@ -115,23 +115,44 @@ def kmeans_labels(
     return labels
 
 
-def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel) -> np.ndarray:
+def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool) -> np.ndarray:
     """Greedy k-means++ seeds, drawing from ``random_state`` as scikit-learn does."""
     n_samples = X.shape[0]
     n_local_trials = 2 + int(np.log(n_clusters))
     w64 = weight.astype(np.float64)
+    starts = range(0, n_samples, _BLOCK_ROWS)
+
+    def candidate_distances(closest, candidates):
+        # Row blocks on threads; potentials summed in block order, so the seeds do
+        # not depend on the number of threads.
+        blocks = (
+            (
+                X[s : s + _BLOCK_ROWS],
+                w64[s : s + _BLOCK_ROWS],
+                closest[s : s + _BLOCK_ROWS],
+                candidates,
+            )
+            for s in starts
+        )
+        parts = list(ordered_results(kernel.candidate_distances, blocks, workers, pool))
+        distances = np.concatenate([d for d, _ in parts], axis=1)
+        pots = parts[0][1].copy()
+        for _, block_pots in parts[1:]:
+            pots += block_pots
+        return distances, pots
+
     centers = np.empty((n_clusters, X.shape[1]))
     center_id = random_state.choice(n_samples, p=weight / weight.sum())
     centers[0] = X[center_id]
     closest = np.full(n_samples, np.inf)
-    closest, pot = kernel.candidate_distances(X, w64, closest, centers[:1])
+    closest, pot = candidate_distances(closest, centers[:1])
     closest, current_pot = closest[0], pot[0]
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         candidate_ids = np.searchsorted(np.cumsum(weight * closest), rand_vals)
         # Rounding can put a draw past the last cumulative sum.
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        distances, pots = kernel.candidate_distances(X, w64, closest, X[candidate_ids])
+        distances, pots = candidate_distances(closest, X[candidate_ids])
         best = int(np.argmin(pots))
         current_pot, closest = pots[best], distances[best]
         centers[c] = X[candidate_ids[best]]

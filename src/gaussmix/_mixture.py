@@ -48,19 +48,48 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         The number of mixture components.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
-        Structure of the covariances: ``"full"`` (each component its own general
-        matrix), ``"tied"`` (one general matrix shared by all components),
-        ``"diag"`` (each component its own diagonal matrix), ``"spherical"``
-        (each component a single variance). mclust's names ``"VVV"``, ``"EEE"``,
-        ``"VVI"`` and ``"VII"`` are accepted as aliases.
+    covariance_type : str, default="full"
+        Structure of the covariances: scikit-learn's ``"full"`` (each component
+        its own general matrix), ``"tied"`` (one general matrix shared by all
+        components), ``"diag"`` (each component its own diagonal matrix),
+        ``"spherical"`` (each component a single variance), or any of mclust's 14
+        models (Celeux & Govaert, 1995). These write each covariance as
+        ``lambda_k D_k A_k D_k^T``, a volume ``lambda_k = det^(1/d)``, a diagonal
+        shape ``A_k`` of determinant 1 and an orientation ``D_k`` (orthogonal),
+        and name them by three letters for volume, shape and orientation: E
+        (equal for all components), V (variable) or I (identity). ``"VVV"``,
+        ``"EEE"``, ``"VVI"`` and ``"VII"`` are ``"full"``, ``"tied"``, ``"diag"``
+        and ``"spherical"``. The shapes of ``covariances_``, ``precisions_``,
+        ``precisions_cholesky_`` and ``precisions_init``:
+
+        ===============================================  ======================================
+        covariance_type                                  shape
+        ===============================================  ======================================
+        "spherical" (VII), "EII"                         (n_components,)
+        "diag" (VVI), "EEI", "VEI", "EVI"                (n_components, n_features)
+        "tied" (EEE)                                     (n_features, n_features)
+        "full" (VVV), "VEE", "EVE", "VVE"                (n_components, n_features, n_features)
+        "EEV", "VEV", "EVV"                              (n_components, n_features, n_features)
+        ===============================================  ======================================
+
+        A part shared by all components is stored in each component's entry (the
+        rows of "EEI", say, are equal). VEI, VEE, EVE, VVE and VEV have no
+        closed-form M-step: theirs iterates from the previous covariances (the
+        MM algorithm of Browne & McNicholas (2014) for EVE and VVE), to a
+        tolerance of 1e-8 and at most 100 iterations: a generalised EM step,
+        which with ``reg_covar=0`` never lowers the likelihood (as for any EM,
+        ``reg_covar > 0`` makes it EM for a regularised objective instead).
+        ``bic`` and ``aic`` count mclust's free parameters.
     tol : float, default=1e-3
         EM stops when the mean log-likelihood changes by less than ``tol``.
     reg_covar : float or "auto", default=1e-6
         Non-negative value added to the diagonal of every covariance. ``"auto"``
         adds ``1e-6`` times each feature's (weighted) variance instead, so the
         regularisation follows the data's own scale (data with features of scale
-        1e-6 or 1e9 then fit as well as standardised data).
+        1e-6 or 1e9 then fit as well as standardised data). Precisely, ``n_k``
+        times it is added to the diagonal of each component's scatter before the
+        M-step: the same for the four scikit-learn models, and a prior that keeps
+        the constraint of the others.
     max_iter : int, default=100
         The maximum number of EM iterations per initialisation.
     n_init : int, default=1
@@ -92,7 +121,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Initial precisions (inverse covariances); drawn with ``init_params`` when
         None. Shape ``(n_components,)`` for "spherical", ``(n_features, n_features)``
         for "tied", ``(n_components, n_features)`` for "diag" and
-        ``(n_components, n_features, n_features)`` for "full".
+        ``(n_components, n_features, n_features)`` for "full"; the mclust models
+        as in the table under ``covariance_type``. They need not satisfy the
+        model's constraint: the first M-step imposes it.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and :meth:`sample`.
     warm_start : bool, default=False
@@ -116,7 +147,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     means_ : ndarray of shape (n_components, n_features)
         Component means.
     covariances_ : ndarray
-        Component covariances; shape as for ``precisions_init``.
+        Component covariances; shape by ``covariance_type`` (see there).
     precisions_ : ndarray
         Inverses of the covariances; same shape as ``covariances_``.
     precisions_cholesky_ : ndarray
@@ -859,16 +890,16 @@ def _warn_repairs(repairs: list[tuple[int, Repair]], model: CovarianceModel) -> 
         if repair.action == "kept":
             message = (
                 f"{who} was empty {when} (its responsibilities summed to "
-                f"{repair.amount:.3g}); it kept its previous mean and covariance, with a "
-                "weight of about zero. Reduce n_components or try another init_params or "
-                "random_state."
+                f"{repair.amount:.3g}); it kept its previous mean and {model.kept_doc}, "
+                "with a weight of about zero. Reduce n_components or try another "
+                "init_params or random_state."
             )
         else:
             message = (
                 f"{who} had a numerically singular covariance {when}: its points are "
                 "duplicated or collapsed, or a feature is constant within it. Added up to "
-                f"{repair.amount:.3g} to its diagonal ({RIDGE_FRACTION:g} of each feature's "
-                "variance, times 10 until positive definite) so the fit could go on. "
-                "Increase reg_covar, use reg_covar='auto', or reduce n_components."
+                f"{repair.amount:.3g} to {model.ridge_doc} ({RIDGE_FRACTION:g} of each "
+                "feature's variance, times 10 until positive definite) so the fit could go "
+                "on. Increase reg_covar, use reg_covar='auto', or reduce n_components."
             )
         warnings.warn(message, DegenerateComponentWarning, stacklevel=4)

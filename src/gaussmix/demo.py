@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score
@@ -51,78 +50,6 @@ _XLABEL = "feature 1 (standardised)"
 _YLABEL = "feature 2 (standardised)"
 
 
-def _component_covariance(gmm: Any, k: int) -> np.ndarray:
-    """Return the full (D, D) covariance matrix of component ``k`` of a fitted mixture.
-
-    Parameters
-    ----------
-    gmm : GaussianMixture
-        A fitted mixture with ``covariance_type`` in ``{"full", "tied", "diag",
-        "spherical"}``; ``covariances_`` then has shape (K, D, D), (D, D), (K, D)
-        or (K,) respectively.
-    k : int
-        Component index, ``0 <= k < n_components``.
-
-    Returns
-    -------
-    numpy.ndarray
-        The (D, D) covariance of component ``k``, a new float64 array.
-
-    Raises
-    ------
-    ValueError
-        If ``covariance_type`` is not one of the four known types.
-    """
-    cov = np.asarray(gmm.covariances_, dtype=np.float64)
-    n_features = np.shape(gmm.means_)[1]
-    kind = gmm.covariance_type
-    if kind == "full":
-        return cov[k].copy()
-    if kind == "tied":
-        # Every component shares one matrix, so k is deliberately ignored.
-        return cov.copy()
-    if kind == "diag":
-        return np.diag(cov[k])
-    if kind == "spherical":
-        return cov[k] * np.eye(n_features)
-    raise ValueError(
-        f"unknown covariance_type {kind!r}; expected 'full', 'tied', 'diag' or 'spherical'"
-    )
-
-
-def _ellipse_params(cov: np.ndarray, n_std: float) -> tuple[float, float, float]:
-    """Return ``(width, height, angle_degrees)`` of the ``n_std``-sigma ellipse of a 2x2 cov.
-
-    Width runs along the leading eigenvector, so the angle is that vector's
-    direction measured anticlockwise from the x axis, in ``(-180, 180]``.
-    """
-    cov = np.asarray(cov, dtype=np.float64)
-    if cov.shape != (2, 2):
-        raise ValueError(f"ellipses need a 2x2 covariance, got shape {cov.shape}")
-    eigvals, eigvecs = np.linalg.eigh(cov)
-    # eigh sorts ascending; the leading axis is the last one.
-    eigvals = np.clip(eigvals[::-1], 0.0, None)
-    leading = eigvecs[:, -1]
-    width, height = 2.0 * n_std * np.sqrt(eigvals)
-    angle = float(np.degrees(np.arctan2(leading[1], leading[0])))
-    return float(width), float(height), angle
-
-
-def _align_labels(labels: np.ndarray, reference: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Return ``mapping`` so that ``mapping[label]`` is the best-matching reference label.
-
-    Cluster ids are arbitrary, so without this the same blob would get a
-    different colour in every panel; the matching only permutes colours and
-    never affects a metric.
-    """
-    contingency = np.zeros((n_clusters, n_clusters), dtype=np.int64)
-    np.add.at(contingency, (labels, reference), 1)
-    rows, cols = linear_sum_assignment(contingency, maximize=True)
-    mapping = np.arange(n_clusters)
-    mapping[rows] = cols
-    return mapping
-
-
 def _pyplot() -> Any:
     """Import pyplot on the non-interactive Agg backend, with an install hint if missing."""
     try:
@@ -145,21 +72,6 @@ def _limits(X: np.ndarray, pad: float = 0.1) -> tuple[tuple[float, float], tuple
     return (lo[0] - margin[0], hi[0] + margin[0]), (lo[1] - margin[1], hi[1] + margin[1])
 
 
-def _plot_means(ax, means: np.ndarray, label: str) -> None:
-    """Mark component means (or centroids) as large black crosses."""
-    ax.scatter(
-        means[:, 0],
-        means[:, 1],
-        marker="X",
-        s=200,
-        color="black",
-        edgecolor="white",
-        linewidth=1.5,
-        label=label,
-        zorder=3,
-    )
-
-
 def _style_axes(ax: Any, xlim: tuple[float, float], ylim: tuple[float, float]) -> None:
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
@@ -168,14 +80,6 @@ def _style_axes(ax: Any, xlim: tuple[float, float], ylim: tuple[float, float]) -
     ax.set_xlabel(_XLABEL)
     ax.set_ylabel(_YLABEL)
     ax.grid(True, alpha=0.3)
-
-
-def _scatter_by_label(
-    ax: Any, X: np.ndarray, labels: np.ndarray, colours: Sequence[str], names: Sequence[str]
-) -> None:
-    for idx, (colour, name) in enumerate(zip(colours, names, strict=True)):
-        mask = labels == idx
-        ax.scatter(X[mask, 0], X[mask, 1], s=12, color=colour, alpha=0.7, label=name)
 
 
 def _save(fig: Any, plt: Any, path: Path) -> Path:
@@ -189,94 +93,51 @@ def _draw_figures(
     X: np.ndarray,
     y_true: np.ndarray,
     gmm: Any,
-    gmm_labels: np.ndarray,
-    km_labels: np.ndarray,
-    metrics: dict[str, Any],
+    km: Any,
 ) -> dict[str, Path]:
     plt = _pyplot()
-    from matplotlib.patches import Ellipse
+    from gaussmix.plot import ClusterDisplay, ComparisonDisplay, match_labels
 
     out_dir.mkdir(parents=True, exist_ok=True)
     k = N_CLUSTERS
-    colours = [f"C{i}" for i in range(k)]
     xlim, ylim = _limits(X)
-    gmm_map = _align_labels(gmm_labels, y_true, k)
-    km_map = _align_labels(km_labels, y_true, k)
-    gmm_col = gmm_map[gmm_labels]
-    km_col = km_map[km_labels]
-    # Components listed in the colour order of the true blobs, for a stable legend.
-    order = np.argsort(gmm_map)
-    weights = np.asarray(gmm.weights_)
-    means = np.asarray(gmm.means_)
+    # Cluster ids are arbitrary: colour each component like the true blob it matches,
+    # so the same blob has the same colour in every figure.
+    blob_of_component = match_labels(gmm.predict(X), y_true, k, k)
+    colours = [f"C{blob}" for blob in blob_of_component]
     paths: dict[str, Path] = {}
 
     fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
-    _scatter_by_label(ax, X, y_true, colours, [f"blob {i}" for i in range(k)])
+    for blob in range(k):
+        mask = y_true == blob
+        ax.scatter(X[mask, 0], X[mask, 1], s=12, color=f"C{blob}", alpha=0.7, label=f"blob {blob}")
     _style_axes(ax, xlim, ylim)
     ax.set_title(f"Standardised make_blobs data (n={len(X)}), true labels")
     ax.legend(loc="best")
     paths["data"] = _save(fig, plt, out_dir / FIGURE_FILES["data"])
 
     fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
-    for c in order:
-        mask = gmm_labels == c
-        ax.scatter(
-            X[mask, 0],
-            X[mask, 1],
-            s=12,
-            color=colours[gmm_map[c]],
-            alpha=0.7,
-            label=f"component {c} (weight {weights[c]:.2f})",
-        )
-    _plot_means(ax, means, "component means")
+    ClusterDisplay.from_estimator(gmm, X, levels=(), ax=ax, colors=colours)
     _style_axes(ax, xlim, ylim)
     ax.set_title(f"GaussianMixture (full, {k} components): predicted clusters")
-    ax.legend(loc="best")
     paths["gmm_clusters"] = _save(fig, plt, out_dir / FIGURE_FILES["gmm_clusters"])
 
-    fig, (ax_km, ax_gmm) = plt.subplots(
-        1, 2, figsize=(12, 6), sharex=True, sharey=True, layout="constrained"
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharex=True, sharey=True, layout="constrained")
+    ComparisonDisplay.from_estimator(
+        gmm, X, kmeans=km, y=y_true, levels=(), axes=axes, colors=colours
     )
-    _scatter_by_label(ax_km, X, km_col, colours, [f"cluster {i}" for i in range(k)])
-    _scatter_by_label(ax_gmm, X, gmm_col, colours, [f"cluster {i}" for i in range(k)])
-    _plot_means(ax_km, np.asarray(metrics["kmeans_centers"]), "centroids")
-    _plot_means(ax_gmm, means, "means")
-    for ax in (ax_km, ax_gmm):
+    for ax in axes:
         _style_axes(ax, xlim, ylim)
-        ax.legend(loc="best", fontsize="small")
-    ax_km.set_title(f"KMeans: ARI vs truth = {metrics['kmeans_ari']:.3f}")
-    ax_gmm.set_title(f"GaussianMixture: ARI vs truth = {metrics['gmm_ari']:.3f}")
-    fig.suptitle(f"KMeans vs GaussianMixture (ARI between them = {metrics['gmm_kmeans_ari']:.3f})")
+    fig.suptitle("GaussianMixture vs KMeans, clusters matched in colour")
     paths["kmeans_vs_gmm"] = _save(fig, plt, out_dir / FIGURE_FILES["kmeans_vs_gmm"])
 
     fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
-    ax.scatter(X[:, 0], X[:, 1], s=6, color="0.55", alpha=0.6, label="data")
-    # Heavier components are drawn more opaque, so the weights are visible at a glance.
-    rel_weight = weights / weights.max()
-    for c in order:
-        cov = _component_covariance(gmm, int(c))
-        colour = colours[gmm_map[c]]
-        for n_std in SIGMA_LEVELS:
-            width, height, angle = _ellipse_params(cov, n_std)
-            ax.add_patch(
-                Ellipse(
-                    xy=(means[c, 0], means[c, 1]),
-                    width=width,
-                    height=height,
-                    angle=angle,
-                    facecolor=colour,
-                    edgecolor=colour,
-                    linewidth=1.5,
-                    alpha=float(0.15 + 0.35 * rel_weight[c]) / n_std,
-                    label=f"component {c} (weight {weights[c]:.2f}), 1/2/3 $\\sigma$"
-                    if n_std == SIGMA_LEVELS[0]
-                    else None,
-                )
-            )
-    _plot_means(ax, means, "component means")
+    # Stronger fills than the display's default: the ellipses are this figure's subject.
+    ClusterDisplay.from_estimator(
+        gmm, X, levels=SIGMA_LEVELS, ax=ax, colors=colours, fill_alpha=0.5
+    )
     _style_axes(ax, xlim, ylim)
     ax.set_title(f"GaussianMixture ({gmm.covariance_type}): 1-, 2- and 3-$\\sigma$ ellipses")
-    ax.legend(loc="best", fontsize="small")
     paths["gmm_ellipses"] = _save(fig, plt, out_dir / FIGURE_FILES["gmm_ellipses"])
     return paths
 
@@ -366,8 +227,7 @@ def run_demo(
 
     figures: dict[str, Path] = {}
     if make_figures:
-        plot_info = {**metrics, "kmeans_centers": km.cluster_centers_}
-        figures = _draw_figures(out_path, X, y_true, gmm, gmm_labels, km_labels, plot_info)
+        figures = _draw_figures(out_path, X, y_true, gmm, km)
 
     print()
     print(f"Output directory: {out_path.resolve()}")

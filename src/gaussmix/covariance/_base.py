@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +127,8 @@ class CovarianceModel(ABC):
     Attributes
     ----------
     name : str
-        The scikit-learn name ("full", "tied", "diag", "spherical").
+        The primary name: scikit-learn's ("full", "tied", "diag", "spherical")
+        where it has one, otherwise mclust's.
     mclust_name : str
         mclust's three-letter name.
     scatter : {"full", "diag"}
@@ -134,8 +136,9 @@ class CovarianceModel(ABC):
     form : {"full", "diag"}
         How the kernel receives precision factors: (K, D, D) or (K, D).
     per_component : bool
-        Whether ``covariances[k]`` is component k's own covariance (False when
-        one covariance is shared by all components).
+        Whether ``covariances[k]`` is component k's own covariance, estimated
+        from its own statistics alone (False when any part of it is shared with
+        the other components).
     """
 
     name: str
@@ -149,27 +152,131 @@ class CovarianceModel(ABC):
         """Shape of ``covariances_``, ``precisions_`` and ``precisions_cholesky_``."""
 
     @abstractmethod
-    def m_step(self, n_k: np.ndarray, scatter_k: np.ndarray, reg: np.ndarray) -> np.ndarray:
-        """Covariances maximising the expected log-likelihood.
+    def m_step(
+        self,
+        n_k: np.ndarray,
+        scatter_k: np.ndarray,
+        reg: np.ndarray,
+        previous: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Covariances maximising the expected complete-data log-likelihood.
+
+        The regularisation enters as ``n_k * diag(reg)`` added to each component's
+        scatter before the (constrained) maximisation: for unconstrained models this
+        is ``reg`` added to each covariance's diagonal, as in scikit-learn, and for
+        constrained ones a prior that keeps the constraint.
 
         Parameters
         ----------
         n_k : ndarray of shape (n_components,)
             Soft counts, already offset by scikit-learn's ``10 * eps``.
         scatter_k : ndarray of shape (n_components, n_features[, n_features])
-            Centred scatter per component.
+            Centred scatter per component (its diagonal when ``scatter == "diag"``).
         reg : ndarray of shape (n_features,)
-            Non-negative value added to each covariance's diagonal.
+            Non-negative regularisation of each feature's variance.
+        previous : ndarray or None
+            The covariances going into this M-step, in the model's own shape, or
+            None on the first M-step. Models without a closed-form M-step start
+            their iterations here, so that the step never lowers the expected
+            log-likelihood below that of ``previous`` (a generalised EM step).
+
+        Returns
+        -------
+        covariances : ndarray of shape ``self.shape(n_components, n_features)``
+            Possibly singular or non-finite where the data are degenerate; see
+            :meth:`estimate`.
         """
+
+    def keep_empty(
+        self, covariances: np.ndarray, previous: np.ndarray, empty: np.ndarray
+    ) -> np.ndarray:
+        """Covariances in which the ``empty`` components keep what they own of ``previous``.
+
+        An empty component has no data to estimate its covariance from. It keeps
+        the parts of its previous covariance that are its own (with per-component
+        covariances, all of it), and takes the parts shared by all components from
+        the new estimate, so that the model's constraint still holds.
+
+        Parameters
+        ----------
+        covariances : ndarray
+            New covariances from :meth:`m_step`.
+        previous : ndarray
+            Covariances going into the M-step, same shape.
+        empty : ndarray of int
+            Indices of the empty components (not all of them).
+
+        Returns
+        -------
+        ndarray
+            ``covariances``, changed in place or a new array.
+        """
+        if self.per_component:
+            covariances[empty] = previous[empty]
+        return covariances
+
+    def estimate(
+        self,
+        n_k: np.ndarray,
+        scatter_k: np.ndarray,
+        reg: np.ndarray,
+        scale: np.ndarray,
+        previous: np.ndarray | None = None,
+        empty: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, list[Repair]]:
+        """The covariances of one M-step: :meth:`m_step`, empty components, repairs.
+
+        Parameters
+        ----------
+        n_k, scatter_k, reg, previous
+            As for :meth:`m_step`.
+        scale : ndarray of shape (n_features,)
+            Each feature's variance in the data (positive), against which
+            singular covariances are judged and regularised.
+        empty : ndarray of int or None
+            Components whose soft count is (numerically) zero; they keep their
+            own part of ``previous`` (see :meth:`keep_empty`) when it is given.
+
+        Returns
+        -------
+        covariances : ndarray
+        repairs : list of Repair
+            The regularisations made (empty components are recorded by the caller).
+        """
+        keep = previous is not None and empty is not None and empty.size > 0
+
+        def fit(extra_reg: np.ndarray) -> np.ndarray:
+            covariances = self.m_step(n_k, scatter_k, reg + extra_reg, previous)
+            return self.keep_empty(covariances, previous, empty) if keep else covariances
+
+        return self.repair(fit(np.zeros_like(reg)), scale, refit=fit)
 
     @abstractmethod
     def repair(
-        self, covariances: np.ndarray, scale: np.ndarray
+        self,
+        covariances: np.ndarray,
+        scale: np.ndarray,
+        refit: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> tuple[np.ndarray, list[Repair]]:
         """Regularise covariances that are numerically singular.
 
-        ``scale`` (n_features,) holds each feature's variance in the data (positive).
-        Returns the covariances (a new array when anything changed) and what was done.
+        Parameters
+        ----------
+        covariances : ndarray
+            Covariances from the M-step.
+        scale : ndarray of shape (n_features,)
+            Each feature's variance in the data (positive).
+        refit : callable or None
+            ``refit(extra_reg)`` reruns the M-step (and :meth:`keep_empty`) with
+            ``extra_reg`` (n_features,) added to ``reg``. Constrained models
+            regularise through it, which keeps their constraint.
+
+        Returns
+        -------
+        covariances : ndarray
+            A new array when anything changed.
+        repairs : list of Repair
+            What was done.
         """
 
     @abstractmethod
@@ -252,6 +359,9 @@ class CovarianceModel(ABC):
             )
 
     shape_doc: str = ""
+    # How warnings describe an empty component's covariance and a repair.
+    kept_doc: str = "covariance"
+    ridge_doc: str = "its diagonal"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

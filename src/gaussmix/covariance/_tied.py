@@ -28,10 +28,11 @@ class TiedCovariance(CovarianceModel):
     def shape(self, n_components, n_features):
         return (n_features, n_features)
 
-    def m_step(self, n_k, scatter_k, reg):
+    def m_step(self, n_k, scatter_k, reg, previous=None):
+        # sum_k (W_k + n_k diag(reg)) / n, in scikit-learn's order of operations.
         return scatter_k.sum(axis=0) / n_k.sum() + np.diag(reg)
 
-    def repair(self, covariances, scale):
+    def repair(self, covariances, scale, refit=None):
         if cholesky_or_none(covariances, scale) is not None:
             return covariances, []
         repaired, amount = repair_matrix(covariances, scale)
