@@ -156,7 +156,7 @@ def test_bad_values_name_the_row(tmp_path, X):
         GaussianMixture(3, random_state=0).fit(source)
     frame = pd.DataFrame({"a": np.arange(10.0), "b": ["x"] * 10})
     frame.to_csv(tmp_path / "text.csv", index=False)
-    with pytest.raises(ValueError, match="non-numeric"):
+    with pytest.raises(ValueError, match="column 'b' holds non-numeric"):
         GaussianMixture(1).fit(open_data(tmp_path / "text.csv"))
 
 

@@ -106,6 +106,32 @@ def test_parallel_cells_give_the_same_table(blobs):
     pd.testing.assert_frame_equal(serial, parallel, rtol=1e-9)
 
 
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_callback_sees_every_cell_in_grid_order_in_the_calling_thread(blobs, n_jobs):
+    import threading
+
+    calls = []
+
+    def callback(row, done, total):
+        calls.append((row, done, total, threading.current_thread()))
+
+    result = select_model(
+        blobs, [1, 2], ["full", "VII"], random_state=5, n_jobs=n_jobs, callback=callback
+    )
+    assert [(done, total) for _, done, total, _ in calls] == [(i, 4) for i in range(1, 5)]
+    assert {thread for *_, thread in calls} == {threading.current_thread()}
+    rows = pd.DataFrame([row for row, *_ in calls], columns=list(TABLE_COLUMNS))
+    pd.testing.assert_frame_equal(rows, result.table)
+
+
+def test_callback_exception_stops_the_sweep(blobs):
+    def callback(row, done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        select_model(blobs, [1, 2], "full", random_state=0, callback=callback)
+
+
 def test_sample_weight_equals_repeated_rows():
     X, _ = mixture_data(200, 2, 2, seed=8)
     counts = np.random.default_rng(1).integers(1, 4, size=200)

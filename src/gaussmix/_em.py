@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +20,16 @@ import numpy as np
 from ._suffstats import SuffStats
 from .covariance import CovarianceModel, Repair
 
-__all__ = ["DataScale", "EMResult", "MixtureParams", "fit_em", "m_step", "params_log_norm"]
+__all__ = [
+    "DataScale",
+    "EMIteration",
+    "EMResult",
+    "MixtureParams",
+    "em_progress",
+    "fit_em",
+    "m_step",
+    "params_log_norm",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,67 @@ class EMResult:
     n_iter: int
     converged: bool
     repairs: list[tuple[int, Repair]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EMIteration:
+    """One finished EM iteration, as reported to an :func:`em_progress` callback.
+
+    Attributes
+    ----------
+    start : int
+        Index of the start (initialisation) this iteration belongs to, from 0.
+    n_starts : int
+        Number of starts of the fit.
+    n_iter : int
+        Iterations run by this start so far, from 1.
+    max_iter : int
+        The most iterations a start may run.
+    lower_bound : float
+        Mean log-likelihood at this iteration's E-step.
+    change : float
+        Change of ``lower_bound`` since the previous iteration (``inf`` at the first
+        iteration of a cold start).
+    converged : bool
+        Whether this iteration met the tolerance (the start ends with it).
+    """
+
+    start: int
+    n_starts: int
+    n_iter: int
+    max_iter: int
+    lower_bound: float
+    change: float
+    converged: bool
+
+
+# A context variable rather than an estimator parameter: progress display is not
+# part of the model, so get_params, clone and the model files never see it, and a
+# fit in another thread (model selection's joblib workers) is not reported.
+_EM_PROGRESS: ContextVar[Callable[[EMIteration], None] | None] = ContextVar(
+    "gaussmix_em_progress", default=None
+)
+
+
+@contextmanager
+def em_progress(callback: Callable[[EMIteration], None]) -> Iterator[None]:
+    """Report every EM iteration of fits run in this context to ``callback``.
+
+    Used by the command line for its progress bar. ``callback`` receives an
+    :class:`EMIteration` after each iteration of every start, in the thread that
+    runs the fit; whatever it raises stops the fit. Fits started in other threads
+    are not reported.
+
+    Examples
+    --------
+    >>> with em_progress(lambda it: print(it.n_iter, it.lower_bound)):  # doctest: +SKIP
+    ...     GaussianMixture(3).fit(X)
+    """
+    token = _EM_PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _EM_PROGRESS.reset(token)
 
 
 class DataScale:
@@ -255,6 +327,7 @@ def fit_em(
     EMResult
     """
     printer = _Printer(verbose, verbose_interval)
+    report = _EM_PROGRESS.get()
     best: EMResult | None = None
     for index in range(n_init):
         printer.init_begin(index)
@@ -280,8 +353,12 @@ def fit_em(
             lower_bounds.append(lower_bound)
             change = lower_bound - previous_bound
             printer.iteration(n_iter, change)
-            if abs(change) < tol:
-                converged = True
+            converged = abs(change) < tol
+            if report is not None:
+                report(
+                    EMIteration(index, n_init, n_iter, max_iter, lower_bound, change, converged)
+                )
+            if converged:
                 break
         if max_iter == 0:
             # scikit-learn keeps the (last) initial parameters and no lower bound.

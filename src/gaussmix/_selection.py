@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -136,6 +136,7 @@ def select_model(
     n_init: int = 1,
     random_state=None,
     n_jobs: int | None = None,
+    callback: Callable[[dict, int, int], None] | None = None,
     **params,
 ) -> ModelSelection:
     """Fit every (number of components, covariance model) cell and pick the best.
@@ -167,6 +168,12 @@ def select_model(
     n_jobs : int or None, default=None
         Cells fitted at once (joblib threads); ``-1`` uses every core. With
         ``None`` or 1, cells run one after another, each using every core.
+    callback : callable or None, default=None
+        Called as ``callback(row, done, total)`` after each cell, in grid order
+        and in the calling thread (also with ``n_jobs``): ``row`` is the cell's
+        table row as a dict, ``done`` the number of cells finished, ``total`` the
+        number in the grid. For progress display; whatever it raises stops the
+        sweep.
     **params
         Further GaussianMixture parameters (``tol``, ``max_iter``,
         ``reg_covar``, ...), the same for every cell. Unless given, ``tol=1e-5``
@@ -213,9 +220,17 @@ def select_model(
             return _fit_cell(X, sample_weight, k, name, seeds[k], partitions.get(k), template)
 
     if parallel:
-        outcomes = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(c) for c in cells)
+        # A generator hands each outcome back to this thread as it is ready, in order.
+        results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+            delayed(run)(c) for c in cells
+        )
     else:
-        outcomes = [run(c) for c in cells]
+        results = (run(c) for c in cells)
+    outcomes = []
+    for done, outcome in enumerate(results, start=1):
+        outcomes.append(outcome)
+        if callback is not None:
+            callback(dict(zip(TABLE_COLUMNS, outcome[0], strict=True)), done, len(cells))
     rows = [row for row, _ in outcomes]
     estimators = {cell: est for cell, (_, est) in zip(cells, outcomes, strict=True) if est}
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

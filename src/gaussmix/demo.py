@@ -191,7 +191,8 @@ def run_demo(
         ``gmm_log_likelihood`` (mean per sample), ``gmm_converged``, ``gmm_n_iter``,
         ``gmm_ari`` (vs the true labels), ``kmeans_silhouette``, ``kmeans_ari`` and
         ``gmm_kmeans_ari``; ``"figures"``: figure name to :class:`pathlib.Path`
-        (empty without figures); ``"out_dir"``: the output directory as a Path.
+        (empty without figures); ``"out_dir"``: the output directory as a Path;
+        ``"estimator"``: the fitted GaussianMixture; ``"X"``: the standardised data.
 
     Raises
     ------
@@ -235,7 +236,13 @@ def run_demo(
             print(f"  wrote {path}")
     else:
         print("  no files written (figures disabled)")
-    return {"metrics": metrics, "figures": figures, "out_dir": out_path}
+    return {
+        "metrics": metrics,
+        "figures": figures,
+        "out_dir": out_path,
+        "estimator": gmm,
+        "X": X,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

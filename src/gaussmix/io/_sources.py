@@ -181,7 +181,7 @@ class _ParquetSource(DataSource):
     def _raw_blocks(self, block_rows):
         for batch in self._file.iter_batches(batch_size=block_rows, columns=self._names):
             columns = [column.to_numpy(zero_copy_only=False) for column in batch.columns]
-            yield _stack_columns(columns, self.path)
+            yield _stack_columns(columns, self._names, self.path)
 
 
 class _CsvSource(DataSource):
@@ -206,14 +206,15 @@ class _CsvSource(DataSource):
         reader = pd.read_csv(self.path, usecols=self._names, chunksize=block_rows)
         with reader:
             for chunk in reader:
-                yield _stack_columns([chunk[name].to_numpy() for name in self._names], self.path)
+                columns = [chunk[name].to_numpy() for name in self._names]
+                yield _stack_columns(columns, self._names, self.path)
 
 
-def _stack_columns(columns: Sequence[np.ndarray], path: Path) -> np.ndarray:
-    for column in columns:
+def _stack_columns(columns: Sequence[np.ndarray], names: Sequence[str], path: Path) -> np.ndarray:
+    for column, name in zip(columns, names, strict=True):
         if column.dtype.kind not in "fiub":
             raise ValueError(
-                f"{path}: a selected column holds non-numeric values ({column.dtype}); select "
+                f"{path}: column {name!r} holds non-numeric values ({column.dtype}); select "
                 "numeric columns with open_data(..., columns=[...])."
             )
     return np.column_stack(columns) if columns else np.empty((0, 0))

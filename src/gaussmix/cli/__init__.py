@@ -1,0 +1,520 @@
+"""The ``gaussmix`` command line: thin click commands over library functions.
+
+Each command parses its arguments, calls functions of
+:mod:`gaussmix.cli._commands` (where the work is, typed and testable without
+click) and writes its output atomically. Heavy modules are imported inside the
+commands, so ``gaussmix --help`` stays quick.
+
+Exit status: 0 on success; 1 when the computation fails or a model file is
+rejected; 2 when the command line or its data cannot be used (click's usage
+errors, a missing file, an unknown column, non-numeric values, NaN).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["main"]
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Failure(click.ClickException):
+    """An error shown as one line, ``Error: ...``, with its exit status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _failure(exc: Exception) -> _Failure:
+    """The exit status and message for an exception out of a command."""
+    from ..exceptions import InvalidParameterError, ModelFileError
+    from ._commands import InputError
+
+    if isinstance(exc, InputError | InvalidParameterError):
+        return _Failure(_one_line(exc), 2)
+    if isinstance(exc, ModelFileError):
+        return _Failure(_one_line(exc), 1)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _Failure(f"cannot write or read {exc.filename}: {exc.strerror or exc}", 1)
+    if isinstance(exc, MemoryError):
+        return _Failure("out of memory; try `gaussmix fit --stream` for large data", 1)
+    message = _one_line(exc)
+    if not isinstance(exc, ValueError | ArithmeticError | RuntimeError | ImportError):
+        message = f"{type(exc).__name__}: {message} (gaussmix --debug ... shows the traceback)"
+    return _Failure(message, 1)
+
+
+class _Group(click.Group):
+    """Turns exceptions out of a command into one-line errors and exit statuses."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader of standard output went away (`gaussmix predict ... | head`):
+            # stop quietly, and keep Python from complaining at exit.
+            if hasattr(sys.stdout, "fileno"):
+                try:
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                except (OSError, ValueError):
+                    pass
+            raise click.exceptions.Exit(1) from None
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise _failure(exc) from exc
+
+
+# ------------------------------------------------------------------ arguments
+
+
+class _Components(click.ParamType):
+    name = "K"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> list[int]:
+        if isinstance(value, list):
+            return value
+        from ._commands import InputError, parse_components
+
+        try:
+            return parse_components(value)
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class _Covariance(click.ParamType):
+    name = "MODELS"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, list):
+            return value
+        from ._commands import InputError, parse_covariance
+
+        try:
+            return parse_covariance(value)
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class _OutputFile(click.ParamType):
+    """A file to write: its directory exists; a table's extension names its format."""
+
+    name = "FILE"
+
+    def __init__(self, table: bool = False) -> None:
+        self.table = table
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Path:
+        path = Path(value)
+        if path.is_dir():
+            self.fail(f"{str(path)!r} is a directory; give a file name.", param, ctx)
+        if not path.absolute().parent.is_dir():
+            self.fail(
+                f"the directory of {str(path)!r} does not exist; create it first.", param, ctx
+            )
+        if self.table:
+            from ._commands import InputError, check_table_path
+
+            try:
+                check_table_path(path)
+            except InputError as exc:
+                self.fail(str(exc), param, ctx)
+        return path
+
+
+_EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+_quiet = click.option(
+    "-q", "--quiet", is_flag=True, help="Print nothing but errors: no progress, no summary."
+)
+_columns = click.option(
+    "--columns",
+    metavar="A,B,...",
+    help="Columns of DATA to use, comma-separated: names for CSV and Parquet, 0-based "
+    "positions for .npy. Default: all for fit; the model's own columns otherwise.",
+)
+_table_out = click.option(
+    "-o",
+    "--out",
+    type=_OutputFile(table=True),
+    help="Write the table to FILE, CSV or Parquet by its extension (.csv, .parquet), "
+    "atomically. Default: CSV on standard output.",
+)
+
+
+def _show_progress(quiet: bool) -> bool | None:
+    # None: a bar when standard error is a terminal.
+    return False if quiet else None
+
+
+def _note(message: str, quiet: bool) -> None:
+    """A message for people, on standard error so that standard output stays data."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def _write(table: Any, out: Path | None, quiet: bool) -> None:
+    from ._commands import write_table
+
+    write_table(table, out, sys.stdout)
+    if out is not None:
+        _note(f"Wrote {len(table)} rows to {out}", quiet)
+
+
+# ------------------------------------------------------------------- commands
+
+
+@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="gaussmix", prog_name="gaussmix")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def main(debug: bool) -> None:
+    """Gaussian mixture models from the command line.
+
+    Fit a mixture to a data file, choosing the number of components and the
+    covariance model by BIC as mclust does; then label, score or sample with the
+    saved model. DATA is a CSV file with a header row, a Parquet file or a 2-D
+    .npy array.
+
+    \b
+      gaussmix fit data.csv --out model.gmm             # K = 1..9, every covariance model
+      gaussmix fit data.csv -k 3 -c VVV --out model.gmm # one model, no selection
+      gaussmix predict model.gmm data.csv --out labels.csv
+      gaussmix score model.gmm new.parquet --contamination 0.01 --out scores.parquet
+      gaussmix sample model.gmm -n 1000 --seed 0 --out synthetic.csv
+      gaussmix inspect model.gmm
+      gaussmix demo
+
+    Exit status: 0 on success; 1 when the computation fails or a model file is
+    rejected; 2 when the command line or its data cannot be used (a missing file,
+    an unknown column, non-numeric values, NaN).
+    """
+
+
+@main.command()
+@click.argument("data", type=_EXISTING_FILE)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=_OutputFile(),
+    metavar="MODEL",
+    help="Save the fitted model to MODEL (a gaussmix model file; .gmm is customary).",
+)
+@click.option(
+    "-k",
+    "--components",
+    type=_Components(),
+    default="1-9",
+    show_default=True,
+    help="Numbers of components to try: 3, a range 1-9, or a list 2,4,6.",
+)
+@click.option(
+    "-c",
+    "--covariance",
+    type=_Covariance(),
+    default="auto",
+    show_default=True,
+    help="Covariance models to try: auto (all of them), or names separated by commas: "
+    "scikit-learn's full, tied, diag, spherical or mclust's EII, VII, ..., VVV.",
+)
+@click.option(
+    "--criterion",
+    type=click.Choice(["bic", "icl", "aic"]),
+    default="bic",
+    show_default=True,
+    help="What chooses among several models (lower is better). ICL favours "
+    "well-separated clusters.",
+)
+@_columns
+@click.option(
+    "--init",
+    metavar="METHOD",
+    default="hc",
+    show_default=True,
+    help="How EM starts: hc (mclust's hierarchical clustering), kmeans, k-means++, "
+    "random or random_from_data.",
+)
+@click.option(
+    "--n-init",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Starts per model; the best is kept.",
+)
+@click.option(
+    "--max-iter",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Most EM iterations per start.",
+)
+@click.option(
+    "--tol",
+    type=click.FloatRange(min=0),
+    default=1e-5,
+    show_default=True,
+    help="EM stops when the mean log-likelihood changes by less.",
+)
+@click.option("--seed", type=int, help="Random seed, for a reproducible fit.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=int,
+    help="Models fitted at once during a selection; -1 uses every core.",
+)
+@click.option(
+    "--in-memory/--stream",
+    default=None,
+    help="Hold DATA in memory (fast), or re-read the file on every EM pass (for data "
+    "bigger than memory). Default: in memory up to 1 GiB of values.",
+)
+@click.option(
+    "--report",
+    type=_OutputFile(),
+    metavar="HTML",
+    help="Also write an HTML report of the fit (and of the selection) to HTML.",
+)
+@_quiet
+def fit(
+    data: Path,
+    out: Path,
+    components: list[int],
+    covariance: Any,
+    criterion: str,
+    columns: str | None,
+    init: str,
+    n_init: int,
+    max_iter: int,
+    tol: float,
+    seed: int | None,
+    jobs: int | None,
+    in_memory: bool | None,
+    report: Path | None,
+    quiet: bool,
+) -> None:
+    """Fit a Gaussian mixture to DATA and save it to MODEL.
+
+    With several numbers of components or covariance models, every combination
+    is fitted and the best by --criterion is saved (mclust's model selection; its
+    summary is printed). With one of each, that model is fitted directly. DATA is
+    read once and checked (numbers only, no NaN) before any fit.
+
+    \b
+      gaussmix fit iris.csv --columns sepal_length,sepal_width --out iris.gmm
+      gaussmix fit big.parquet -k 2-12 -c VVV,VEV,EEE --jobs -1 --out big.gmm
+      gaussmix fit data.npy -k 4 -c diag --seed 0 --out model.gmm --report fit.html
+    """
+    from . import _commands as cmd
+
+    if report is not None:
+        cmd.check_report_available()  # before the fit, not after it
+    source = cmd.open_input(data, cmd.parse_columns(columns, data))
+    X = cmd.read_data(source, in_memory=in_memory, progress=_show_progress(quiet))
+    outcome = cmd.fit_model(
+        X,
+        components=components,
+        covariance=covariance,
+        criterion=criterion,  # type: ignore[arg-type]
+        init=init,
+        n_init=n_init,
+        max_iter=max_iter,
+        tol=tol,
+        seed=seed,
+        n_jobs=jobs,
+        progress=_show_progress(quiet),
+    )
+    for message in outcome.warnings:
+        _note(f"Warning: {message}", quiet)
+    from .. import save
+
+    save(outcome.estimator, out)
+    if not quiet:
+        click.echo(cmd.fit_summary(outcome, X, criterion))
+        click.echo(f"Saved the model to {out}")
+    if report is not None:
+        cmd.write_report(
+            report,
+            outcome.estimator,
+            cmd.report_data(X, seed=seed),
+            selection=outcome.selection,
+            title=f"gaussmix fit {data.name}",
+        )
+        _note(f"Wrote the report to {report}", quiet)
+
+
+@main.command()
+@click.argument("model", type=_EXISTING_FILE)
+@click.argument("data", type=_EXISTING_FILE)
+@_table_out
+@click.option(
+    "--proba",
+    is_flag=True,
+    help="Add each component's posterior probability (p0, p1, ...) and the "
+    "uncertainty, 1 - max p.",
+)
+@_columns
+@_quiet
+def predict(
+    model: Path, data: Path, out: Path | None, proba: bool, columns: str | None, quiet: bool
+) -> None:
+    """Label each row of DATA with its most probable component of MODEL.
+
+    Writes a column `component` (0 to K-1), one row per row of DATA, in DATA's
+    order. DATA may hold other columns too: a model fitted on named columns
+    reads those.
+
+    \b
+      gaussmix predict model.gmm data.csv > labels.csv
+      gaussmix predict model.gmm data.parquet --proba --out posteriors.parquet
+    """
+    from .. import load
+    from . import _commands as cmd
+
+    estimator = load(model)
+    source = cmd.open_for_model(estimator, data, columns)
+    table = cmd.predict_table(estimator, source, proba=proba, progress=_show_progress(quiet))
+    _write(table, out, quiet)
+
+
+@main.command()
+@click.argument("model", type=_EXISTING_FILE)
+@click.argument("data", type=_EXISTING_FILE)
+@_table_out
+@click.option(
+    "--contamination",
+    type=click.FloatRange(min=0, max=0.5, min_open=True),
+    metavar="Q",
+    help="Add a boolean column `outlier` flagging the rows whose log-density is below the "
+    "Q-quantile of all rows' (about a fraction Q of them, the least likely), e.g. 0.01.",
+)
+@_columns
+@_quiet
+def score(
+    model: Path,
+    data: Path,
+    out: Path | None,
+    contamination: float | None,
+    columns: str | None,
+    quiet: bool,
+) -> None:
+    """Score each row of DATA: its log-density under MODEL.
+
+    Writes a column `log_density`, one row per row of DATA, in DATA's order; low
+    values are unlikely rows. With --contamination, also `outlier`: the
+    threshold is the Q-quantile of these rows' log-densities, so the same Q flags
+    the same fraction whatever the data. A saved outlier detector flags rows by
+    its own threshold unless --contamination is given.
+
+    \b
+      gaussmix score model.gmm new.csv --out scores.csv
+      gaussmix score model.gmm new.csv --contamination 0.01 | grep True
+    """
+    from .. import load
+    from . import _commands as cmd
+
+    estimator = load(model)
+    source = cmd.open_for_model(estimator, data, columns)
+    table = cmd.score_table(
+        estimator, source, contamination=contamination, progress=_show_progress(quiet)
+    )
+    _write(table, out, quiet)
+    if "outlier" in table:
+        _note(f"Flagged {int(table['outlier'].sum())} of {len(table)} rows as outliers", quiet)
+
+
+@main.command()
+@click.argument("model", type=_EXISTING_FILE)
+@click.option(
+    "-n",
+    "--samples",
+    "n_samples",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Number of rows to draw.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    help="Random seed. Default: the model's own random_state (fixed if it was fitted "
+    "with --seed, so the same rows come out every time).",
+)
+@_table_out
+@_quiet
+def sample(model: Path, n_samples: int, seed: int | None, out: Path | None, quiet: bool) -> None:
+    """Draw N synthetic rows from MODEL.
+
+    Writes one column per feature (named as in the data the model was fitted on;
+    x0, x1, ... for .npy data) and `component`, the component each row was drawn
+    from. Rows come grouped by component.
+
+    \b
+      gaussmix sample model.gmm -n 1000 --seed 0 --out synthetic.parquet
+    """
+    from .. import load
+    from . import _commands as cmd
+
+    table = cmd.sample_table(load(model), n_samples, seed=seed)
+    _write(table, out, quiet)
+
+
+@main.command()
+@click.argument("model", type=_EXISTING_FILE)
+@click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
+def inspect(model: Path, as_json: bool) -> None:
+    """Describe a saved model.
+
+    Its covariance model, components, features, weights and means; whether the
+    fit converged and its lower bound; the model file's format version. --json
+    adds the covariances and the fit's parameters, for scripts.
+
+    \b
+      gaussmix inspect model.gmm
+      gaussmix inspect model.gmm --json | jq .weights
+    """
+    import json
+
+    from .. import load
+    from . import _commands as cmd
+
+    info = cmd.describe_model(load(model), model)
+    click.echo(json.dumps(info, indent=2) if as_json else cmd.format_description(info))
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="demo_output",
+    show_default=True,
+    help="Directory for the figures and the report (created if needed).",
+)
+@click.option("--no-figures", is_flag=True, help="Print the metrics only (no matplotlib).")
+@_quiet
+def demo(out: Path, no_figures: bool, quiet: bool) -> None:
+    """Run the classic workflow on built-in data.
+
+    Fits a 3-component Gaussian mixture and k-means to three standardised blobs,
+    prints how well each recovers the blobs, and writes figures and an HTML
+    report to --out.
+    """
+    from . import _commands as cmd
+
+    result = cmd.run_demo(out, figures=not no_figures, quiet=quiet)
+    if result["report"] is not None:
+        _note(f"  wrote {result['report']}", quiet)
+    elif not no_figures:
+        _note("  no report: this installation has no gaussmix.report", quiet)
