@@ -12,6 +12,7 @@ they are used.
 
 from __future__ import annotations
 
+from ._anomaly import OutlierDetector
 from ._mixture import GaussianMixture
 from ._selection import ModelSelection, select_model
 from .covariance import COVARIANCE_TYPES
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidParameterError",
     "ModelFileError",
     "ModelSelection",
+    "OutlierDetector",
     "__version__",
     "load",
     "open_data",
