@@ -490,7 +490,7 @@ def test_invalid_parameters_are_named(params, match):
         OutlierDetector(**params).fit(X)
 
 
-def test_unfitted_and_wrong_features():
+def test_unfitted_and_wrong_features(tmp_path):
     X = planted(0, 2).X
     with pytest.raises(NotFittedError, match="not fitted yet"):
         OutlierDetector().predict(X)
@@ -499,9 +499,9 @@ def test_unfitted_and_wrong_features():
         detector.decision_function(np.ones((4, 3)))
     with pytest.raises(AttributeError, match="fit with noise=True"):
         detector.noise_proba(X)
+    np.save(tmp_path / "X.npy", X)
     with pytest.raises(TypeError, match="needs its training data in memory"):
-        source = gaussmix.io.DataSource.__new__(gaussmix.io.DataSource)
-        OutlierDetector().fit(source)
+        OutlierDetector().fit(gaussmix.open_data(tmp_path / "X.npy"))
 
 
 def test_a_search_cell_is_the_single_fit_with_its_seed(monkeypatch):

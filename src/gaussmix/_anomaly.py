@@ -132,7 +132,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     mixture_ : GaussianMixture
         The fitted mixture (with ``noise=True``, its Gaussian part, with weights
         that sum to one; the Gaussian components' weights in the whole model
-        are ``(1 - noise_weight_) * mixture_.weights_``).
+        are ``(1 - noise_weight_) * mixture_.weights_``, and its
+        ``lower_bound_`` is the whole model's).
     offset_ : float
         Threshold on :meth:`score_samples`; see ``contamination``.
     noise_weight_ : float
