@@ -77,7 +77,7 @@ def test_public_names_are_importable_without_heavy_modules():
         import json, sys
         from gaussmix import (
             COVARIANCE_TYPES, DegenerateComponentWarning, GaussianMixture,
-            InvalidParameterError, ModelFileError, load, save,
+            InvalidParameterError, ModelFileError, OutlierDetector, load, save,
         )
         import gaussmix.kernels, gaussmix.covariance, gaussmix.backends
         print(json.dumps({{"loaded": {_loaded(HEAVY)}, "all": sorted(gaussmix.__all__)}}))
@@ -89,6 +89,7 @@ def test_public_names_are_importable_without_heavy_modules():
         "InvalidParameterError",
         "DegenerateComponentWarning",
         "ModelFileError",
+        "OutlierDetector",
         "load",
         "save",
     } <= set(report["all"])
@@ -151,3 +152,24 @@ def test_plots_are_opt_in():
     )
     assert report["before"] == [] and not report["plot_loaded"]
     assert "matplotlib" in report["after"]
+
+
+def test_outlier_detector_with_numpy_kernel_does_not_import_numba():
+    report = _run(
+        f"""
+        import json, sys
+        import numpy as np
+        import gaussmix
+        rng = np.random.RandomState(0)
+        X = np.vstack([rng.randn(60, 2), rng.randn(60, 2) + 6, rng.uniform(-5, 11, (6, 2))])
+        template = gaussmix.GaussianMixture(kernel="numpy")
+        for noise in (False, True):
+            detector = gaussmix.OutlierDetector(
+                n_components=[1, 2], noise=noise, mixture=template, random_state=0
+            ).fit(X)
+            detector.predict(X)
+        print(json.dumps({{"loaded": {_loaded(HEAVY)}, "k": detector.mixture_.n_components}}))
+        """
+    )
+    assert report["loaded"] == []
+    assert report["k"] == 2

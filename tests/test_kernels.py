@@ -190,3 +190,68 @@ def test_no_n_by_k_array_outside_one_block(monkeypatch):
     GaussianMixture(4, block_size=512, random_state=0, max_iter=3, tol=0).fit(X)
     assert seen and max(seen) <= 512
     assert sum(seen) == 3 * len(X)  # one pass over the data per iteration
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    ("form", "scatter"), [("full", "full"), ("diag", "diag"), ("full", "diag")]
+)
+@pytest.mark.parametrize("log_background", [-np.inf, -6.0, 2.0, 30.0])
+def test_background_term_numba_matches_numpy(log_background, form, scatter, weighted):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(1500, 3)) * 2
+    X[:3] *= 1e50  # far from every component: the background dominates these rows
+    weight = rng.uniform(0, 3, size=len(X)) if weighted else None
+    means, precisions, log_norm = random_params(rng, 3, 3, form)
+    expected = _numpy.estep_stats(
+        X, weight, means, precisions, log_norm, form, scatter, log_background=log_background
+    )
+    actual = _numba.estep_stats(
+        X, weight, means, precisions, log_norm, form, scatter, log_background=log_background
+    )
+    for name, a, e in zip(("n_k", "mean_k", "scatter_k"), actual[:3], expected[:3], strict=True):
+        np.testing.assert_allclose(a, e, rtol=1e-11, atol=1e-11 * np.abs(e).max(), err_msg=name)
+    np.testing.assert_allclose(actual[3], expected[3], rtol=1e-12)
+    assert np.all(np.isfinite(actual[0])) and np.isfinite(actual[3])
+
+
+@pytest.mark.parametrize("kernel", [_numpy, _numba])
+def test_no_background_is_the_default_path_bit_for_bit(kernel):
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(700, 4))
+    means, precisions, log_norm = random_params(rng, 3, 4, "full")
+    plain = kernel.estep_stats(X, None, means, precisions, log_norm, "full", "full")
+    none = kernel.estep_stats(X, None, means, precisions, log_norm, "full", "full", -np.inf)
+    for a, b in zip(plain, none, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_background_term_from_first_principles():
+    """p(x) = sum_k w_k N(x | k) + c; Gaussian responsibilities w_k N(x | k) / p(x)."""
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(60, 2)) * 3
+    weight = rng.uniform(0.5, 2, size=60)
+    means, precisions_chol, _ = random_params(rng, 2, 2, "full")
+    weights = np.array([0.5, 0.3])  # the background has the remaining 0.2
+    background = 0.2 / 150.0  # a uniform density over a region of volume 150
+    covariances = np.linalg.inv(precisions_chol @ np.swapaxes(precisions_chol, 1, 2))
+    log_det = np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)).sum(axis=1)
+    log_norm = np.log(weights) + log_det - np.log(2 * np.pi)
+    n_k, mean_k, scatter_k, log_likelihood = _numpy.estep_stats(
+        X, weight, means, precisions_chol, log_norm, "full", "full", np.log(background)
+    )
+    dens = np.column_stack(
+        [
+            w * multivariate_normal(m, c).pdf(X)
+            for w, m, c in zip(weights, means, covariances, strict=True)
+        ]
+    )
+    total = dens.sum(axis=1) + background
+    np.testing.assert_allclose(log_likelihood, weight @ np.log(total), rtol=1e-12)
+    expected = _numpy.resp_stats(X, weight, dens / total[:, None], "full")
+    for a, e in zip((n_k, mean_k, scatter_k), expected, strict=True):
+        np.testing.assert_allclose(a, e, rtol=1e-10)
+    # What the Gaussians leave of each row is the background's share.
+    np.testing.assert_allclose(weight.sum() - n_k.sum(), weight @ (background / total))

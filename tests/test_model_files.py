@@ -262,7 +262,10 @@ def test_unfitted_model_is_refused(tmp_path):
 
 def test_other_estimators_are_refused(tmp_path):
     X, _ = mixture_data(100, 2, 2)
-    with pytest.raises(TypeError, match=r"saves GaussianMixture estimators.*got GaussianMixture"):
+    with pytest.raises(
+        TypeError,
+        match=r"saves GaussianMixture and OutlierDetector estimators.*got GaussianMixture",
+    ):
         gaussmix.save(SkGaussianMixture(2).fit(X), tmp_path / "m.gmm")
 
     class Custom(GaussianMixture):
@@ -686,3 +689,103 @@ def test_registered_class_parameters_are_checked(tmp_path, with_wrapper):
     gaussmix.save(original, tmp_path / "w.gmm")
     tamper(tmp_path / "w.gmm", edit=set_param("contamination", 0.9))
     assert "contamination must be in (0, 0.5]; got 0.9" in load_error(tmp_path / "w.gmm")
+
+
+# -------------------------------------------------------------- OutlierDetector
+
+DETECTOR_FITTED = tuple(_model_files.DETECTOR_ATTRIBUTES)
+_DETECTORS: dict = {}
+
+
+def fitted_detector(key, dtype=np.float64):
+    """Detectors fitted on a DataFrame of clusters and scattered points; cached."""
+    numpy_kernel = GaussianMixture(kernel="numpy")  # numba's cache would unpickle
+    params = {
+        "fixed": {"n_components": 3, "contamination": 0.05, "mixture": numpy_kernel},
+        "noise search": {
+            "n_components": [2, 3],
+            "covariance_type": ["full", "diag"],
+            "noise": True,
+            "contamination": "auto",
+            "mixture": numpy_kernel,
+        },
+        "noise template": {
+            "n_components": 3,
+            "noise": True,
+            "mixture": GaussianMixture(reg_covar="auto", kernel="numpy", n_init=2),
+            "random_state": np.random.RandomState(4),
+        },
+    }[key]
+    if (key, np.dtype(dtype).name) not in _DETECTORS:
+        X, _ = mixture_data(300, 3, 3, seed=6)
+        scattered = np.random.default_rng(6).uniform(X.min(axis=0), X.max(axis=0), (15, 3))
+        frame = pd.DataFrame(np.vstack([X, scattered]).astype(dtype), columns=["a", "b", "c"])
+        detector = gaussmix.OutlierDetector(**{"random_state": 0, **params}).fit(frame)
+        _DETECTORS[key, np.dtype(dtype).name] = (detector, frame)
+    return _DETECTORS[key, np.dtype(dtype).name]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("key", ["fixed", "noise search", "noise template"])
+def test_detector_round_trip_is_bit_exact(tmp_path, key, dtype):
+    original, frame = fitted_detector(key, dtype)
+    gaussmix.save(original, tmp_path / "detector.gmm")
+    loaded = gaussmix.load(tmp_path / "detector.gmm")
+    assert type(loaded) is gaussmix.OutlierDetector
+    params, loaded_params = original.get_params(deep=False), loaded.get_params(deep=False)
+    template, loaded_template = params.pop("mixture"), loaded_params.pop("mixture")
+    assert_same_params(params, loaded_params)
+    if template is not None:
+        assert_same_params(template.get_params(), loaded_template.get_params())
+    for name in DETECTOR_FITTED:
+        assert hasattr(loaded, name) == hasattr(original, name), name
+    assert loaded.offset_ == original.offset_
+    assert loaded.feature_names_in_.tolist() == ["a", "b", "c"]
+    assert_identical(loaded.mixture_, original.mixture_, frame.to_numpy())
+    methods = ["decision_function", "score_samples", "predict"]
+    if original.noise:
+        assert loaded.noise_weight_ == original.noise_weight_
+        assert loaded.noise_log_volume_ == original.noise_log_volume_
+        methods.append("noise_proba")
+    for method in methods:
+        expected, got = getattr(original, method)(frame), getattr(loaded, method)(frame)
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes(), method
+    assert not hasattr(loaded, "selection_")  # the search's table is not kept
+
+
+def test_detector_registry_lists_every_fitted_attribute():
+    detector, _ = fitted_detector("noise search")
+    public = {name for name in vars(detector) if name.endswith("_") and not name.startswith("_")}
+    assert public - {"selection_"} == set(DETECTOR_FITTED)
+
+
+def drop_attribute(name):
+    return lambda m: m["estimator"]["attributes"].pop(name)
+
+
+@pytest.mark.parametrize(
+    ("key", "edit", "message"),
+    [
+        (
+            "noise search",
+            set_attribute("noise_weight_", 1.5),
+            r"noise_weight_ should be in \[0, 1\)",
+        ),
+        ("noise search", drop_attribute("noise_log_volume_"), "noise_log_volume_ is missing"),
+        ("noise search", set_attribute("offset_", 2.0), "offset_ should be the noise boundary"),
+        ("fixed", set_attribute("noise_weight_", 0.1), "noise=False but noise_weight_ is present"),
+        ("fixed", set_param("n_components", 4), "mixture_ has 3 components but n_components is 4"),
+        ("fixed", set_param("covariance_type", "diag"), "covariance_type 'full' but the"),
+        ("fixed", set_param("contamination", 0.9), r"contamination must be in \(0, 0.5\]"),
+        ("fixed", set_attribute("offset_", {"$float": "nan"}), "offset_ should be finite"),
+        (
+            "fixed",
+            set_attribute("n_features_in_", 2),
+            "mixture_ has 3 features but n_features_in_",
+        ),
+    ],
+)
+def test_inconsistent_detector_files_are_refused(tmp_path, key, edit, message):
+    gaussmix.save(fitted_detector(key)[0], tmp_path / "detector.gmm")
+    tamper(tmp_path / "detector.gmm", edit=edit)
+    assert re.search(message, load_error(tmp_path / "detector.gmm"))

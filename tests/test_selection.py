@@ -196,3 +196,26 @@ def test_collapsed_component_fails_its_cell():
     # The same fit on its own really is collapsed: one point, a variance ~ reg_covar.
     gm = GaussianMixture(3, init_params="hc", random_state=0, tol=1e-5).fit(X)
     assert np.min(np.linalg.eigvalsh(gm.covariances_)) < 1e-5
+
+
+def test_further_starts_do_not_redraw_the_shared_partition(blobs, monkeypatch):
+    # n_init=3 with k-means: the shared partition (drawn once per K) and two starts of
+    # their own, each from a random state different from the partition's.
+    import gaussmix._init
+    import gaussmix._mixture
+
+    states = []
+
+    def spy(original):
+        def wrapper(X, sample_weight, n_clusters, random_state, *args, **kwargs):
+            state = random_state.get_state()
+            states.append((state[1][:4].tobytes(), int(state[2])))
+            return original(X, sample_weight, n_clusters, random_state, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(gaussmix._init, "kmeans_labels", spy(gaussmix._init.kmeans_labels))
+    monkeypatch.setattr(gaussmix._mixture, "kmeans_labels", spy(gaussmix._mixture.kmeans_labels))
+    select_model(blobs, [3], "full", init_params="kmeans", n_init=3, random_state=0)
+    assert len(states) == 3  # the shared partition, then two further starts
+    assert len(set(states)) == 3

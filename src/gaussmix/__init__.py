@@ -12,6 +12,7 @@ they are used.
 
 from __future__ import annotations
 
+from ._anomaly import OutlierDetector
 from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
 from ._selection import ModelSelection, select_model
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidParameterError",
     "ModelFileError",
     "ModelSelection",
+    "OutlierDetector",
     "__version__",
     "hc_tree",
     "load",

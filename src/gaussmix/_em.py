@@ -42,12 +42,16 @@ class MixtureParams:
     means : ndarray of shape (n_components, n_features)
     covariances : ndarray, shape given by the covariance model
     precisions_chol : ndarray, same shape as ``covariances``
+    noise_weight : float
+        Weight of a uniform noise component (mclust's), 0 without one; the
+        Gaussian ``weights`` then sum to ``1 - noise_weight``.
     """
 
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
     precisions_chol: np.ndarray
+    noise_weight: float = 0.0
 
 
 @dataclass
@@ -177,15 +181,38 @@ def params_log_norm(params: MixtureParams, model: CovarianceModel) -> np.ndarray
     return log_weights + log_det - 0.5 * n_features * math.log(2 * math.pi)
 
 
-def estep_stats(backend, kernel, model: CovarianceModel, params: MixtureParams) -> SuffStats:
-    """One pass over the data: E-step under ``params`` and the merged statistics."""
+def estep_stats(
+    backend,
+    kernel,
+    model: CovarianceModel,
+    params: MixtureParams,
+    log_volume: float | None = None,
+) -> SuffStats:
+    """One pass over the data: E-step under ``params`` and the merged statistics.
+
+    With ``log_volume`` the mixture has a uniform noise component of density
+    ``exp(-log_volume)`` and weight ``params.noise_weight``: the log-likelihood
+    includes it, and the Gaussian statistics exclude each row's noise share (so
+    ``weight_sum - sum(n_k)`` is the noise component's soft count).
+    """
     n_components, n_features = params.means.shape
     precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
     log_norm = params_log_norm(params, model)
+    extra = {}
+    if log_volume is not None:
+        with np.errstate(divide="ignore"):
+            extra["log_background"] = float(np.log(params.noise_weight)) - log_volume
 
     def block_stats(X_block, w_block):
         n_k, mean_k, scatter_k, log_likelihood = kernel.estep_stats(
-            X_block, w_block, params.means, precisions, log_norm, model.form, model.scatter
+            X_block,
+            w_block,
+            params.means,
+            precisions,
+            log_norm,
+            model.form,
+            model.scatter,
+            **extra,
         )
         weight_sum = X_block.shape[0] if w_block is None else float(np.sum(w_block))
         return SuffStats(n_k, mean_k, scatter_k, log_likelihood, weight_sum, X_block.shape[0])
@@ -201,6 +228,7 @@ def m_step(
     scale: DataScale,
     previous: MixtureParams | None = None,
     weight_total: float | None = None,
+    noise: bool = False,
 ) -> tuple[MixtureParams, list[Repair]]:
     """New parameters from sufficient statistics.
 
@@ -225,6 +253,9 @@ def m_step(
     weight_total : float or None
         Divide soft counts by this instead of their sum (scikit-learn's
         initialisation divides by the number of samples).
+    noise : bool
+        The mixture has a uniform noise component whose soft count is what the
+        Gaussian counts leave of ``stats.weight_sum``; its weight is set from it.
 
     Returns
     -------
@@ -232,7 +263,15 @@ def m_step(
     repairs : list of Repair
     """
     n_k = stats.n_k + eps10
-    weights = n_k / (n_k.sum() if weight_total is None else weight_total)
+    noise_weight = 0.0
+    if noise:
+        # A difference of sums: it loses digits only when the noise count is a
+        # tiny fraction of the total, where its weight is about zero anyway.
+        noise_count = max(stats.weight_sum - float(stats.n_k.sum()), 0.0)
+        total = float(n_k.sum()) + noise_count
+        weights, noise_weight = n_k / total, noise_count / total
+    else:
+        weights = n_k / (n_k.sum() if weight_total is None else weight_total)
     means = stats.mean_k * (stats.n_k / n_k)[:, None]
     empty = np.flatnonzero(stats.n_k < eps10)
     if empty.size:
@@ -249,7 +288,7 @@ def m_step(
     )
     repairs.extend(regularised)
     precisions_chol = model.precisions_cholesky(covariances)
-    return MixtureParams(weights, means, covariances, precisions_chol), repairs
+    return MixtureParams(weights, means, covariances, precisions_chol, noise_weight), repairs
 
 
 class _Printer:
@@ -304,6 +343,7 @@ def fit_em(
     start_lower_bound: float = -np.inf,
     verbose: int = 0,
     verbose_interval: int = 10,
+    log_volume: float | None = None,
 ) -> EMResult:
     """Run EM from ``n_init`` starts and keep the one with the best lower bound.
 
@@ -321,6 +361,11 @@ def fit_em(
         See :func:`m_step`.
     start_lower_bound : float
         Lower bound before the first iteration (a warm start passes the previous one).
+    log_volume : float or None
+        Fit a uniform noise component of density ``exp(-log_volume)`` besides the
+        Gaussians (mclust's noise model, Banfield & Raftery 1993); its weight
+        starts at ``noise_weight`` of the initial parameters and is re-estimated
+        by every M-step.
 
     Returns
     -------
@@ -339,8 +384,9 @@ def fit_em(
         n_iter = 0
         for n_iter in range(1, max_iter + 1):
             previous_bound = lower_bound
-            stats = estep_stats(backend, kernel, model, params)
-            scale.offer(stats)
+            stats = estep_stats(backend, kernel, model, params, log_volume)
+            if log_volume is None:
+                scale.offer(stats)  # with noise the rows' responsibilities sum to less
             lower_bound = stats.log_likelihood / stats.weight_sum
             if not math.isfinite(lower_bound):
                 raise FloatingPointError(
@@ -348,7 +394,9 @@ def fit_em(
                     "Check the data for extreme values, scale the features, or use "
                     "reg_covar='auto'."
                 )
-            params, step_repairs = m_step(stats, model, reg, eps10, scale, previous=params)
+            params, step_repairs = m_step(
+                stats, model, reg, eps10, scale, previous=params, noise=log_volume is not None
+            )
             repairs.extend((n_iter, r) for r in step_repairs)
             lower_bounds.append(lower_bound)
             change = lower_bound - previous_bound

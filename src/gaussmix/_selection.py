@@ -162,7 +162,8 @@ def select_model(
         by all covariance models.
     n_init : int, default=1
         Starts per cell: the shared partition, then ``n_init - 1`` further
-        starts drawn by ``init_params``; the best is kept.
+        starts drawn by ``init_params`` from a random stream of their own
+        (k-means when ``init_params="hc"``); the best is kept.
     random_state : int, RandomState or None
         Seeds every start; the same seed gives the same table.
     n_jobs : int or None, default=None
@@ -325,6 +326,13 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
     """Fit one cell; return its table row and the fitted model (None on failure)."""
     params = template.get_params()
     params.update(n_components=k, covariance_type=name, random_state=seed)
+    if partition is not None and params["n_init"] > 1:
+        # The shared partition is the first start. The others must not redraw it:
+        # they take a stream of their own, and k-means where the partition came
+        # from hc (a tree of every row is the same tree every time).
+        params["random_state"] = int(np.random.SeedSequence(seed).generate_state(1)[0])
+        if params["init_params"] == "hc":
+            params["init_params"] = "kmeans"
     estimator = GaussianMixture(**params)
     if partition is not None:
         estimator._start_partition = partition

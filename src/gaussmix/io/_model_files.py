@@ -106,8 +106,8 @@ class _Problem(Exception):
 class SavableClass:
     """An estimator class that model files can hold, and how its values are checked.
 
-    Making another estimator savable (an outlier detector wrapping a fitted
-    mixture, say) is one more entry in ``_savable_classes``: a name, the fitted
+    Making another estimator savable (as :class:`~gaussmix.OutlierDetector`, which
+    wraps a fitted mixture) is one more entry in ``_savable_classes``: a name, the fitted
     attributes with their kinds, and two checks. A fitted mixture held by the
     wrapper is an attribute of kind ``"estimator"``, saved and validated as a
     mixture of its own.
@@ -146,6 +146,7 @@ class SavableClass:
 def _savable_classes() -> dict[str, SavableClass]:
     """The allow-list of classes a model file may name, by file name."""
     # Imported here: estimators sit above io in the package's layers.
+    from .._anomaly import OutlierDetector
     from .._mixture import GaussianMixture
 
     entries = [
@@ -156,6 +157,14 @@ def _savable_classes() -> dict[str, SavableClass]:
             optional=("feature_names_in_",),
             check_params=_check_mixture_params,
             check_attributes=check_mixture_attributes,
+        ),
+        SavableClass(
+            name="OutlierDetector",
+            cls=OutlierDetector,
+            attributes=DETECTOR_ATTRIBUTES,
+            optional=("feature_names_in_", "noise_weight_", "noise_log_volume_"),
+            check_params=_check_detector_params,
+            check_attributes=check_detector_attributes,
         ),
     ]
     return {entry.name: entry for entry in entries}
@@ -240,6 +249,85 @@ def check_mixture_attributes(params: dict, attributes: dict) -> None:
         n_features,
         eps,
     )
+    names = attributes.get("feature_names_in_")
+    if names is not None and names.shape != (n_features,):
+        raise ValueError(
+            f"feature_names_in_ should hold n_features_in_ = {n_features} names; "
+            f"got {names.shape[0]}."
+        )
+
+
+DETECTOR_ATTRIBUTES: Mapping[str, str] = {
+    "mixture_": "estimator",
+    "offset_": "float",
+    "noise_weight_": "float",
+    "noise_log_volume_": "float",
+    "n_features_in_": "int",
+    "feature_names_in_": "strings",
+}
+
+
+def _check_detector_params(estimator) -> None:
+    estimator._check_params()
+
+
+def check_detector_attributes(params: dict, attributes: dict) -> None:
+    """Raise ValueError unless an OutlierDetector's fitted attributes are consistent.
+
+    ``mixture_`` (already validated as a mixture of its own) must be a
+    GaussianMixture with ``n_features_in_`` features, and with the detector's
+    ``n_components`` and ``covariance_type`` when those name one model;
+    ``noise_weight_`` (in [0, 1)) and ``noise_log_volume_`` (finite) are there
+    exactly when ``noise`` is True; ``offset_`` is a number, finite unless the
+    noise component's boundary puts it at -inf (``contamination="auto"`` with a
+    noise weight of zero), and that boundary when ``contamination="auto"``.
+    """
+    from .._anomaly import _noise_boundary
+    from .._mixture import GaussianMixture
+
+    mixture = attributes["mixture_"]
+    n_features = attributes["n_features_in_"]
+    if type(mixture) is not GaussianMixture:
+        raise ValueError(f"mixture_ should be a GaussianMixture; got {type(mixture).__name__}.")
+    if mixture.n_features_in_ != n_features:
+        raise ValueError(
+            f"mixture_ has {mixture.n_features_in_} features but n_features_in_ is {n_features}."
+        )
+    n_components = params["n_components"]
+    if isinstance(n_components, int) and mixture.n_components != n_components:
+        raise ValueError(
+            f"mixture_ has {mixture.n_components} components but n_components is {n_components}."
+        )
+    covariance_type = params["covariance_type"]
+    if isinstance(covariance_type, str) and covariance_type != "auto":
+        wanted = get_covariance_model(covariance_type).name
+        if get_covariance_model(mixture.covariance_type).name != wanted:
+            raise ValueError(
+                f"mixture_ has covariance_type {mixture.covariance_type!r} but the detector's "
+                f"is {covariance_type!r}."
+            )
+    noise_names = ("noise_weight_", "noise_log_volume_")
+    present = [name for name in noise_names if name in attributes]
+    if params["noise"] and len(present) != 2:
+        raise ValueError("noise=True but noise_weight_ or noise_log_volume_ is missing.")
+    if not params["noise"] and present:
+        raise ValueError(f"noise=False but {', '.join(present)} is present.")
+    if params["noise"]:
+        weight, log_volume = attributes["noise_weight_"], attributes["noise_log_volume_"]
+        if not 0 <= weight < 1:
+            raise ValueError(f"noise_weight_ should be in [0, 1); got {weight!r}.")
+        if not math.isfinite(log_volume):
+            raise ValueError(f"noise_log_volume_ should be finite; got {log_volume!r}.")
+    offset = attributes["offset_"]
+    if params["contamination"] == "auto":
+        boundary = _noise_boundary(weight, log_volume)
+        if not (offset == boundary or abs(offset - boundary) <= 1e-12 * abs(boundary)):
+            raise ValueError(
+                f"offset_ should be the noise boundary {boundary!r} for contamination='auto'; "
+                f"got {offset!r}."
+            )
+    elif not math.isfinite(offset):
+        raise ValueError(f"offset_ should be finite; got {offset!r}.")
     names = attributes.get("feature_names_in_")
     if names is not None and names.shape != (n_features,):
         raise ValueError(
@@ -416,7 +504,8 @@ def _serialise(model) -> list[tuple[str, bytes]]:
 
     entry = _entry_for(model)
     if entry is None:
-        known = ", ".join(entry.cls.__name__ for entry in _savable_classes().values())
+        names = [entry.cls.__name__ for entry in _savable_classes().values()]
+        known = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
         raise TypeError(
             f"gaussmix.save saves {known} estimators (exactly these classes, not "
             f"subclasses); got {type(model).__name__}."

@@ -3,8 +3,9 @@
 Kernels are pure functions of arrays and know nothing of estimators. Each fast
 kernel has a NumPy twin with the same signature (the test oracle):
 
-- ``estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatter)``
-  -> ``(n_k, mean_k, scatter_k, log_likelihood)``
+- ``estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatter,
+  log_background=None)`` -> ``(n_k, mean_k, scatter_k, log_likelihood)``; the
+  optional term is a component of constant density (mclust's noise component)
 - ``resp_stats(X, sample_weight, resp, scatter)`` -> ``(n_k, mean_k, scatter_k)``
 - ``log_prob_resp(X, means, precisions_chol, log_norm, form)`` -> ``(log p(x), log_resp)``
 - ``lloyd_step(X, sample_weight, centers)`` -> ``(labels, sums, weights)``

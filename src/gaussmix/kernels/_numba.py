@@ -51,13 +51,17 @@ _LOG_PROB_FLOOR = -700.0
 
 
 @numba.jit(**_JIT)
-def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, out, row_max):
-    """``out[k, i]``: log weight_k + log N(x_i | k) minus its maximum over k."""
+def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, out, row_max):
+    """``out[k, i]``: log weight_k + log N(x_i | k) minus its maximum over k.
+
+    The maximum includes ``log_background`` (-inf when there is none), the
+    log-density of an extra component that is the same for every row.
+    """
     n_features, n_rows = Xt.shape
     n_components = means.shape[0]
     y = np.empty(n_rows)
     quad = np.empty(n_rows)
-    row_max[:] = -np.inf
+    row_max[:] = log_background
     for k in range(n_components):
         quad[:] = 0.0
         if full:
@@ -89,15 +93,21 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, out, row_max):
 
 
 @numba.jit(**_REDUCE)
-def _stats_from_prob(Xt, weight, has_weight, means, prob, row_max, full_scatter, acc):
+def _stats_from_prob(
+    Xt, weight, has_weight, means, prob, row_max, log_background, full_scatter, acc
+):
     """Add one chunk's soft counts and shifted sums to ``acc``; return its log-likelihood.
 
     ``prob`` holds exp(shifted log-densities); ``acc`` is (n_k, shift_sums, second).
+    ``log_background`` (-inf: none) adds to each row's total but to no statistic.
     """
     n_k, shift_sums, second = acc
     n_features, n_rows = Xt.shape
     n_components = means.shape[0]
     total = np.zeros(n_rows)
+    if log_background > -np.inf:
+        for i in range(n_rows):
+            total[i] = math.exp(log_background - row_max[i])
     for k in range(n_components):
         for i in range(n_rows):
             total[i] += prob[k, i]
@@ -179,7 +189,9 @@ def _as_kernel_precisions(precisions_chol: np.ndarray, form: str) -> tuple[np.nd
     raise ValueError(f"unknown precision form {form!r}; expected 'full' or 'diag'")
 
 
-def estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatter):
+def estep_stats(
+    X, sample_weight, means, precisions_chol, log_norm, form, scatter, log_background=None
+):
     """Fused twin of :func:`gaussmix.kernels._numpy.estep_stats` (same signature)."""
     if scatter not in ("full", "diag"):
         raise ValueError(f"unknown scatter kind {scatter!r}; expected 'full' or 'diag'")
@@ -197,11 +209,12 @@ def estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatte
     prob = np.empty((n_components, min(n_rows, _CHUNK_ROWS)))
     row_max = np.empty(prob.shape[1])
     log_likelihood = 0.0
+    background = -np.inf if log_background is None else float(log_background)
     for start in range(0, n_rows, _CHUNK_ROWS):
         stop = min(start + _CHUNK_ROWS, n_rows)
         Xt = np.ascontiguousarray(X[start:stop].T, dtype=np.float64)
         chunk_prob, chunk_max = prob[:, : stop - start], row_max[: stop - start]
-        _shifted_log_prob(Xt, means, prec, log_norm, full, chunk_prob, chunk_max)
+        _shifted_log_prob(Xt, means, prec, log_norm, full, background, chunk_prob, chunk_max)
         np.exp(chunk_prob, out=chunk_prob)
         log_likelihood += _stats_from_prob(
             Xt,
@@ -210,6 +223,7 @@ def estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatte
             means,
             chunk_prob,
             chunk_max,
+            background,
             full_scatter,
             (n_k, shift_sums, second),
         )

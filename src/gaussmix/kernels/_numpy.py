@@ -50,17 +50,30 @@ def weighted_log_prob(
     return log_norm - 0.5 * quad
 
 
-def _log_resp(log_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _log_resp(
+    log_prob: np.ndarray, log_background: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise log-sum-exp and log responsibilities of a (Nb, K) block.
 
     Responsibilities come from the max-shifted values, not from
     ``log_prob - logsumexp``: far from the data the log-sum-exp absorbs ``log K``
     and the difference would give rows that do not sum to one.
+
+    ``log_background`` is the log-density of one more component, the same for
+    every row (a uniform noise component): it joins the sum, and the returned
+    responsibilities of the K components then sum to one minus its own.
     """
     row_max = np.max(log_prob, axis=1, keepdims=True)
-    with np.errstate(under="ignore", divide="ignore"):
+    if log_background is not None:
+        # The background joins the shift too: far from every Gaussian it is the
+        # largest term, and exp(log_background - row_max) would overflow.
+        row_max = np.maximum(row_max, log_background)
+    with np.errstate(under="ignore", divide="ignore", invalid="ignore"):
         shifted = log_prob - row_max
-        log_total = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        total = np.sum(np.exp(shifted), axis=1, keepdims=True)
+        if log_background is not None:
+            total += np.exp(log_background - row_max)
+        log_total = np.log(total)
     return (row_max + log_total)[:, 0], shifted - log_total
 
 
@@ -117,15 +130,21 @@ def estep_stats(
     log_norm: np.ndarray,
     form: str,
     scatter: str,
+    log_background: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """E-step and centred statistics for one row block.
 
     Returns ``(n_k, mean_k, scatter_k, log_likelihood)`` where the first three are
     as in :func:`resp_stats` for the responsibilities under the given parameters and
     ``log_likelihood`` is the weighted sum over the block of log p(x_i).
+
+    ``log_background``, when given, is log(weight_0 * density_0) of an extra
+    component whose density is the same at every row (mclust's uniform noise
+    component): p(x_i) includes it, and the statistics are those of the K
+    Gaussian components, whose responsibilities sum to one minus the extra one's.
     """
     log_prob_norm, log_resp = _log_resp(
-        weighted_log_prob(X, means, precisions_chol, log_norm, form)
+        weighted_log_prob(X, means, precisions_chol, log_norm, form), log_background
     )
     with np.errstate(under="ignore"):
         resp = np.exp(log_resp)
