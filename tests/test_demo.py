@@ -10,8 +10,10 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from gaussmix import demo
+from report_html import image_bytes, parse, table_body
 
 FIGURES = ("data", "gmm_clusters", "kmeans_vs_gmm", "gmm_ellipses")
+REPORT_FIGURES = ("clusters", "density", "uncertainty", "selection", "comparison")
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +86,26 @@ def test_side_by_side_panels_both_coloured(images):
         assert (saturation > 0.3).sum() > 1_000
 
 
+# --- report ------------------------------------------------------------------------------
+
+
+def test_report_written_beside_the_figures(demo_result):
+    path = demo_result["report"]
+    assert path == demo_result["out_dir"] / "report.html"
+    page = parse(path.read_text(encoding="utf-8"))
+    assert page.errors == []
+    figures = sorted(i.removeprefix("figure-") for i in page.ids if i.startswith("figure-"))
+    assert figures == sorted(REPORT_FIGURES)
+    for img in page.images:
+        png = image_bytes(img)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    selection = demo_result["selection"]
+    assert len(table_body(page, "selection-table")) == len(selection.table)
+    best = selection.best_params_
+    assert best["n_components"] == 3
+    assert f"{best['covariance_type']} with 3 components has the lowest BIC" in page.text
+
+
 # --- metrics -----------------------------------------------------------------------------
 
 
@@ -110,6 +132,7 @@ def test_no_figures_writes_nothing(tmp_path):
     out = tmp_path / "never_created"
     result = demo.run_demo(out, make_figures=False)
     assert result["figures"] == {}
+    assert result["report"] is None and result["selection"] is None
     assert not out.exists()
     assert result["metrics"]["gmm_ari"] > 0.95
 
@@ -133,13 +156,18 @@ def test_main_prints_metrics(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_main_writes_figures(tmp_path, capsys):
+def test_main_writes_figures_and_report(tmp_path, capsys):
     demo.main(["--out", str(tmp_path / "figs")])
     out = capsys.readouterr().out
     written = sorted(p.name for p in (tmp_path / "figs").iterdir())
-    assert written == sorted(f"{name}.png" for name in FIGURES)
+    assert written == sorted([*(f"{name}.png" for name in FIGURES), "report.html"])
     for name in written:
         assert name in out
+    # It ends by saying where the figures and the report are.
+    last = out.strip().splitlines()[-2:]
+    assert last[0].startswith(f"Figures: {tmp_path / 'figs'}")
+    assert last[1] == f"Report:  {tmp_path / 'figs' / 'report.html'}"
+    assert "Best model by BIC:" in out
 
 
 def test_missing_matplotlib_gives_install_hint(monkeypatch, tmp_path):

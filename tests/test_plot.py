@@ -533,6 +533,19 @@ def test_comparison_with_more_clusters_and_default_kmeans(gm2, blobs):
         ComparisonDisplay.from_estimator(gm2, X, y=np.zeros(3))
 
 
+def test_comparison_in_a_pca_view_draws_on_shared_and_separate_axes(gm4, data4):
+    # matplotlib refuses an equal aspect by data limits on axes sharing x and y,
+    # but only when drawing: render both layouts.
+    shared = ComparisonDisplay.from_estimator(gm4, data4)
+    render(shared.figure_)
+    for ax in shared.axes_:
+        assert ax.get_aspect() == 1.0 and ax.get_adjustable() == "box"
+    _, axes = plt.subplots(1, 2)
+    separate = ComparisonDisplay.from_estimator(gm4, data4, axes=axes)
+    render(separate.figure_)
+    assert axes[0].get_aspect() == 1.0 and axes[0].get_adjustable() == "datalim"
+
+
 # --- uncertainty -------------------------------------------------------------------------
 
 

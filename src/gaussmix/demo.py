@@ -2,15 +2,19 @@
 
 Three well-separated blobs are standardised, clustered by a 3-component
 full-covariance :class:`gaussmix.GaussianMixture` and by k-means, scored against
-the true labels, and drawn as PNG figures.
+the true labels, and drawn as PNG figures. A small model selection
+(:func:`gaussmix.select_model`) then picks the number of components and the
+covariance model by BIC, and its HTML report (:mod:`gaussmix.report`) is written
+beside the figures.
 
 Run it as::
 
-    python -m gaussmix.demo --out demo_output          # metrics + figures
+    python -m gaussmix.demo --out demo_output          # metrics, figures, report
     python -m gaussmix.demo --out demo_output --no-figures
 
 matplotlib is imported only when figures are drawn, so ``import gaussmix`` (and
-``--no-figures``) work without the ``plots`` extra.
+``--no-figures``, which also skips the selection and the report) work without
+the ``plots`` extra.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from gaussmix import GaussianMixture
+from gaussmix import GaussianMixture, select_model
 
 __all__ = ["main", "run_demo"]
 
@@ -38,6 +42,9 @@ DATA_SEED = 0
 MODEL_SEED = 42
 SIGMA_LEVELS = (1, 2, 3)
 DPI = 100
+# The selection tries every covariance model gaussmix has with 1 to 5 components.
+SELECTION_COMPONENTS = range(1, 6)
+REPORT_FILE = "report.html"
 
 FIGURE_FILES = {
     "data": "data.png",
@@ -174,7 +181,7 @@ def _format_report(metrics: dict[str, Any]) -> str:
 def run_demo(
     out_dir: str | os.PathLike[str] = "demo_output", *, make_figures: bool = True
 ) -> dict[str, Any]:
-    """Fit a Gaussian mixture and k-means to three blobs, print the metrics, save figures.
+    """Fit a Gaussian mixture and k-means to three blobs; print metrics, save figures and a report.
 
     Parameters
     ----------
@@ -182,7 +189,8 @@ def run_demo(
         Directory for the PNG figures; created if needed (only when figures are made).
     make_figures : bool, default True
         Draw and save ``data.png``, ``gmm_clusters.png``, ``kmeans_vs_gmm.png`` and
-        ``gmm_ellipses.png``. Needs matplotlib.
+        ``gmm_ellipses.png``, run a model selection over every covariance model with
+        1 to 5 components, and write its HTML report ``report.html``. Needs matplotlib.
 
     Returns
     -------
@@ -193,6 +201,8 @@ def run_demo(
         ``gmm_kmeans_ari``; ``"figures"``: figure name to :class:`pathlib.Path`
         (empty without figures); ``"out_dir"``: the output directory as a Path;
         ``"estimator"``: the fitted GaussianMixture; ``"X"``: the standardised data.
+        ``"selection"``: the :class:`gaussmix.ModelSelection` and ``"report"``: the
+        report's Path (both None without figures).
 
     Raises
     ------
@@ -226,14 +236,29 @@ def run_demo(
     print(_format_report(metrics))
 
     figures: dict[str, Path] = {}
+    selection = None
+    report = None
     if make_figures:
         figures = _draw_figures(out_path, X, y_true, gmm, km)
+        selection = select_model(X, SELECTION_COMPONENTS, random_state=MODEL_SEED)
+        print()
+        print(selection.summary())
+        from gaussmix.report import write_report
+
+        report = write_report(
+            out_path / REPORT_FILE,
+            selection.best_estimator_,
+            X,
+            selection=selection,
+            title="gaussmix demo: three standardised blobs",
+        )
 
     print()
     print(f"Output directory: {out_path.resolve()}")
     if figures:
-        for path in figures.values():
-            print(f"  wrote {path}")
+        names = ", ".join(path.name for path in figures.values())
+        print(f"Figures: {out_path}{os.sep} ({names})")
+        print(f"Report:  {report}")
     else:
         print("  no files written (figures disabled)")
     return {
@@ -242,6 +267,8 @@ def run_demo(
         "out_dir": out_path,
         "estimator": gmm,
         "X": X,
+        "selection": selection,
+        "report": report,
     }
 
 
@@ -250,16 +277,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gaussmix.demo",
         description="Fit a 3-component GaussianMixture and KMeans to three blobs; "
-        "print the metrics and save PNG figures.",
+        "print the metrics, save PNG figures and write an HTML report of a model selection.",
     )
     parser.add_argument(
         "--out",
         default="demo_output",
         metavar="DIR",
-        help="directory for the figures (default: %(default)s)",
+        help="directory for the figures and the report (default: %(default)s)",
     )
     parser.add_argument(
-        "--no-figures", action="store_true", help="print the metrics only; skip matplotlib"
+        "--no-figures",
+        action="store_true",
+        help="print the metrics only; no figures, no report, no matplotlib",
     )
     args = parser.parse_args(argv)
     run_demo(args.out, make_figures=not args.no_figures)

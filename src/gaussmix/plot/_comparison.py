@@ -243,12 +243,17 @@ class ComparisonDisplay:
             titles.append(
                 "\n".join([name or default, ", ".join(parts)]) if parts else name or default
             )
+        # matplotlib refuses adjustable="datalim" on axes sharing both x and y (the
+        # default layout) when the figure is drawn: keep the aspect with the box then.
+        shared = ax_gmm.get_shared_x_axes().joined(
+            ax_gmm, ax_km
+        ) and ax_gmm.get_shared_y_axes().joined(ax_gmm, ax_km)
         for ax, title in zip(axes, titles, strict=True):
             ax.set_title(title, fontsize="medium")
             ax.autoscale_view()
             set_labels(ax, self.xlabel, self.ylabel)
             if self.projection is not None and self.projection.kind == "pca":
-                ax.set_aspect("equal", adjustable="datalim")
+                ax.set_aspect("equal", adjustable="box" if shared else "datalim")
         self.axes_ = axes
         self.figure_ = ax_gmm.figure
         return self
