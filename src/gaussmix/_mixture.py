@@ -771,6 +771,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         icl : float
         """
+        n, log_likelihood, max_log_resp = self._criteria_terms(X, sample_weight)
+        bic = -2 * log_likelihood + self._n_parameters() * math.log(n)
+        return bic - 2 * max_log_resp
+
+    def _criteria_terms(self, X, sample_weight=None) -> tuple[float, float, float]:
+        """``(n, sum_i w_i log p(x_i), sum_i w_i log max_k r_ik)`` in one pass over ``X``."""
         X = self._validate_for_inference(X)
         log_prob, max_log_resp = [], []
         for block_log_prob, log_resp in self._blocks_log_prob_resp(X):
@@ -779,11 +785,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_prob, max_log_resp = np.concatenate(log_prob), np.concatenate(max_log_resp)
         weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
         if weight is None:
-            n, log_likelihood, entropy = log_prob.shape[0], log_prob.sum(), max_log_resp.sum()
-        else:
-            n, log_likelihood, entropy = weight.sum(), weight @ log_prob, weight @ max_log_resp
-        bic = -2 * float(log_likelihood) + self._n_parameters() * math.log(n)
-        return bic - 2 * float(entropy)
+            return float(log_prob.shape[0]), float(log_prob.sum()), float(max_log_resp.sum())
+        return float(weight.sum()), float(weight @ log_prob), float(weight @ max_log_resp)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture.

@@ -344,7 +344,7 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
             warnings.simplefilter("ignore")
             estimator.fit(X, sample_weight=sample_weight)
             _check_not_spurious(estimator)
-            n, log_likelihood, max_log_resp = _criteria_terms(estimator, X, sample_weight)
+            n, log_likelihood, max_log_resp = estimator._criteria_terms(X, sample_weight)
     except Exception as exc:
         row = (k, name, *([math.nan] * 7), False, 0, time.perf_counter() - start)
         return (*row, f"{type(exc).__name__}: {exc}"), None
@@ -410,17 +410,3 @@ def _check_not_spurious(estimator) -> None:
                 f"its smallest variance is {smallest / scale:.1e} of the data's mean variance; "
                 "such fits have an unbounded likelihood and are not compared"
             )
-
-
-def _criteria_terms(estimator, X, sample_weight) -> tuple[float, float, float]:
-    """(n, sum w log p(x), sum w log max_k r) in one pass over the data."""
-    X = estimator._validate_for_inference(X)
-    log_prob, max_log_resp = [], []
-    for block_log_prob, log_resp in estimator._blocks_log_prob_resp(X):
-        log_prob.append(block_log_prob)
-        max_log_resp.append(np.max(log_resp, axis=1))
-    log_prob, max_log_resp = np.concatenate(log_prob), np.concatenate(max_log_resp)
-    if sample_weight is None:
-        return float(log_prob.shape[0]), float(log_prob.sum()), float(max_log_resp.sum())
-    weight = np.asarray(sample_weight, dtype=np.float64)
-    return float(weight.sum()), float(weight @ log_prob), float(weight @ max_log_resp)
