@@ -135,26 +135,26 @@ def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
             for s in starts
         )
         parts = list(ordered_results(kernel.candidate_distances, blocks, workers, pool))
-        distances = np.concatenate([d for d, _ in parts], axis=1)
         pots = parts[0][1].copy()
         for _, block_pots in parts[1:]:
             pots += block_pots
-        return distances, pots
+        best = int(np.argmin(pots))
+        # Only the chosen candidate's distances are kept: one row, not all of them.
+        return best, np.concatenate([d[best] for d, _ in parts]), float(pots[best])
 
     centers = np.empty((n_clusters, X.shape[1]))
     center_id = random_state.choice(n_samples, p=weight / weight.sum())
     centers[0] = X[center_id]
-    closest = np.full(n_samples, np.inf)
-    closest, pot = candidate_distances(closest, centers[:1])
-    closest, current_pot = closest[0], pot[0]
+    _, closest, current_pot = candidate_distances(np.full(n_samples, np.inf), centers[:1])
+    unweighted = bool(np.all(weight == 1))
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        candidate_ids = np.searchsorted(np.cumsum(weight * closest), rand_vals)
+        # With unit weights, weight * closest is closest itself: skip the product.
+        cumulative = np.cumsum(closest if unweighted else weight * closest)
+        candidate_ids = np.searchsorted(cumulative, rand_vals)
         # Rounding can put a draw past the last cumulative sum.
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        distances, pots = candidate_distances(closest, X[candidate_ids])
-        best = int(np.argmin(pots))
-        current_pot, closest = pots[best], distances[best]
+        best, closest, current_pot = candidate_distances(closest, X[candidate_ids])
         centers[c] = X[candidate_ids[best]]
     return centers
 
