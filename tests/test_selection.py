@@ -219,3 +219,19 @@ def test_further_starts_do_not_redraw_the_shared_partition(blobs, monkeypatch):
     select_model(blobs, [3], "full", init_params="kmeans", n_init=3, random_state=0)
     assert len(states) == 3  # the shared partition, then two further starts
     assert len(set(states)) == 3
+
+
+def test_bad_data_is_reported_once_not_per_cell():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    X[7, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        select_model(X, n_components=[1, 2], covariance_types="full")
+    with pytest.raises(ValueError, match="minimum of 2"):
+        select_model(X[:1, :1] * 0 + 1, n_components=[1], covariance_types="full")
+
+
+def test_dataframe_feature_names_reach_the_models():
+    X, _ = mixture_data(200, 2, 2, seed=1)
+    frame = pd.DataFrame(X, columns=["height", "weight"])
+    res = select_model(frame, n_components=[1, 2], covariance_types="full", random_state=0)
+    assert list(res.best_estimator_.feature_names_in_) == ["height", "weight"]

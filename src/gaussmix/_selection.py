@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
 
 from ._hc import SUBSET_ROWS, hc_tree
 from ._mixture import GaussianMixture
@@ -201,6 +201,11 @@ def select_model(
                 f"{banned} is set by select_model itself; pass it as select_model's own "
                 "argument instead."
             )
+    if not isinstance(X, DataSource):
+        # Bad data (NaN, text, too few rows) is reported once, here, rather than as
+        # the same failure in every cell. X itself goes on to the fits unchanged,
+        # so a DataFrame's column names reach the fitted models.
+        check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
     params.setdefault("tol", 1e-5)
     params.setdefault("max_iter", 1000)
     rng = check_random_state(random_state)
