@@ -36,15 +36,18 @@ def _stats(kernel, X, sample_weight, resp, scatter) -> SuffStats:
     return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X.shape[0])
 
 
+def _hard_stats(kernel, X, sample_weight, labels, n_components, scatter) -> SuffStats:
+    """Statistics of rows ``X`` with responsibility 1 for ``labels[i]``."""
+    n_k, mean_k, scatter_k = kernel.label_stats(X, sample_weight, labels, n_components, scatter)
+    weight_sum = float(X.shape[0] if sample_weight is None else np.sum(sample_weight))
+    return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X.shape[0])
+
+
 def _label_stats(backend, kernel, labels, n_components, scatter) -> SuffStats:
     """Statistics of hard labels, block by block on the backend's threads."""
 
     def block_stats(X_block, w_block, labels_block):
-        n_k, mean_k, scatter_k = kernel.label_stats(
-            X_block, w_block, labels_block, n_components, scatter
-        )
-        weight_sum = float(X_block.shape[0] if w_block is None else np.sum(w_block))
-        return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X_block.shape[0])
+        return _hard_stats(kernel, X_block, w_block, labels_block, n_components, scatter)
 
     def blocks():
         start = 0
@@ -160,9 +163,7 @@ def _hc_stats(backend, kernel, scatter, n_components, random_state, cache) -> Su
             "weight); reduce n_components or use init_params='kmeans'."
         )
     labels = tree.labels(n_components)
-    n_k, mean_k, scatter_k = kernel.label_stats(X_rows, weight_rows, labels, n_components, scatter)
-    weight_sum = float(X_rows.shape[0] if weight_rows is None else np.sum(weight_rows))
-    return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X_rows.shape[0])
+    return _hard_stats(kernel, X_rows, weight_rows, labels, n_components, scatter)
 
 
 def _positive_rows(n_rows: int, sample_weight) -> int:
@@ -186,7 +187,4 @@ def partition_stats(backend, kernel, rows, labels, n_components: int, scatter: s
     if rows is None:
         return _label_stats(backend, kernel, np.asarray(labels), n_components, scatter)
     weight = None if backend.sample_weight is None else backend.sample_weight[rows]
-    X = backend.take(rows)
-    n_k, mean_k, scatter_k = kernel.label_stats(X, weight, labels, n_components, scatter)
-    weight_sum = float(X.shape[0] if weight is None else np.sum(weight))
-    return SuffStats(n_k, mean_k, scatter_k, 0.0, weight_sum, X.shape[0])
+    return _hard_stats(kernel, backend.take(rows), weight, labels, n_components, scatter)
