@@ -174,6 +174,39 @@ def test_block_results_same_with_threads_or_not():
     assert one.log_likelihood == many.log_likelihood
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_shared_pool_is_reused_and_survives_fork():
+    """Threads are started once per process; a forked child gets a pool of its own."""
+    import multiprocessing
+    import threading
+
+    from gaussmix.backends._base import ordered_results, shared_pool
+
+    assert list(ordered_results(_square, ((i,) for i in range(10)), 3)) == [
+        i * i for i in range(10)
+    ]
+    assert shared_pool(3) is shared_pool(3)
+    before = threading.active_count()
+    list(ordered_results(_square, ((i,) for i in range(10)), 3))
+    assert threading.active_count() == before
+    # A child forked after the pool's threads started must not wait on threads it
+    # does not have.
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as child:
+        result = child.apply_async(_squares_on_pool, (20,))
+        assert result.get(timeout=60) == [i * i for i in range(20)]
+
+
+def _squares_on_pool(n):
+    from gaussmix.backends._base import ordered_results
+
+    return list(ordered_results(_square, ((i,) for i in range(n)), 3))
+
+
+def _square(x):
+    return x * x
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_no_n_by_k_array_outside_one_block(monkeypatch):
     """The kernels never see more rows than a block, so work arrays stay block-sized."""

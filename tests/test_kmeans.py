@@ -17,7 +17,9 @@ NUMPY = get_kernel("numpy")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize(("n", "d", "k"), [(500, 2, 3), (3000, 5, 8), (20000, 8, 16)])
+@pytest.mark.parametrize(
+    ("n", "d", "k"), [(500, 2, 3), (3000, 5, 8), (20000, 8, 16), (5000, 32, 3)]
+)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_labels_equal_scikit_learn_kmeans(seed, n, d, k, weighted):
     X, _ = mixture_data(n, d, k, seed=seed)
@@ -44,13 +46,15 @@ def test_numba_and_numpy_twins_give_same_labels():
     np.testing.assert_array_equal(a, b)
 
 
+# 7 features for 9 centres run across transposed chunks, 24 row by row.
+@pytest.mark.parametrize("n_features", [7, 24])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_lloyd_step_twins(dtype, weighted):
+def test_lloyd_step_twins(n_features, dtype, weighted):
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(3001, 7)).astype(dtype)
+    X = rng.normal(size=(3001, n_features)).astype(dtype)
     weight = rng.uniform(0.1, 2.0, 3001) if weighted else None
-    centers = rng.normal(size=(9, 7))
+    centers = rng.normal(size=(9, n_features))
     labels, sums, weights = NUMBA.lloyd_step(X, weight, centers)
     ref_labels, ref_sums, ref_weights = _numpy.lloyd_step(X, weight, centers)
     np.testing.assert_array_equal(labels, ref_labels)
@@ -75,10 +79,12 @@ def test_label_stats_twins(scatter, weighted):
     assert got[0][4] == 0.0
 
 
+# 3 features for 3 candidates run across transposed chunks, 12 row by row.
+@pytest.mark.parametrize("n_features", [3, 12])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_candidate_distances_twins(weighted):
+def test_candidate_distances_twins(n_features, weighted):
     rng = np.random.default_rng(2)
-    X = rng.normal(size=(2999, 3))
+    X = rng.normal(size=(2999, n_features))
     weight = rng.uniform(0.1, 2.0, 2999) if weighted else None
     closest = rng.uniform(0.0, 5.0, 2999)
     candidates = X[[3, 10, 500]]
@@ -87,6 +93,29 @@ def test_candidate_distances_twins(weighted):
     np.testing.assert_allclose(d, d_ref, rtol=1e-13)
     np.testing.assert_allclose(pots, pots_ref, rtol=1e-12)
     assert np.all(d[:, [3, 10, 500]].diagonal() == 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_column_variances_twins(dtype, offset):
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(5001, 6)) * [1, 2, 3, 1e-3, 1e3, 1] + offset).astype(dtype)
+    expected = np.var(X.astype(np.float64), axis=0)
+    np.testing.assert_allclose(NUMBA.column_variances(X), expected, rtol=1e-9)
+    np.testing.assert_allclose(NUMPY.column_variances(X), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_first_seed_drawn_as_random_state_choice(seed):
+    from gaussmix._kmeans import _choice
+
+    rng = np.random.default_rng(seed)
+    for p in (np.full(997, 1 / 997), rng.uniform(0.0, 3.0, 10_000), rng.pareto(1.0, 50)):
+        p = p / p.sum()
+        ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+        for _ in range(20):
+            assert _choice(ours, p) == theirs.choice(p.size, p=p)
+        assert ours.uniform() == theirs.uniform()
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])

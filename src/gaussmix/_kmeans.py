@@ -18,11 +18,9 @@ only when a random draw or a point falls on a boundary to rounding.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from .backends._base import ordered_results
+from .backends._base import ordered_results, shared_pool
 
 __all__ = ["kmeans_labels"]
 
@@ -64,54 +62,53 @@ def kmeans_labels(
         else np.asarray(sample_weight, dtype=X.dtype)
     )
     # scikit-learn's tolerance: TOL times the mean of the features' (unweighted)
-    # variances, here from one fused pass rather than a centred copy of the data.
-    _, _, variances = kernel.label_stats(X, None, np.zeros(X.shape[0], np.int32), 1, "diag")
-    tol = float(np.mean(variances)) / X.shape[0] * TOL
+    # variances, here from fused passes rather than a centred copy of the data.
+    tol = float(np.mean(kernel.column_variances(X))) * TOL
     block_weight = None if sample_weight is None else weight
     workers = n_threads if kernel.releases_gil else 1
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        centers = _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
+    pool = shared_pool(workers) if workers > 1 else None
+    centers = _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
 
-        def assign(centers):
-            labels, sums, weights = [], 0.0, 0.0
-            blocks = (
-                (
-                    X[s : s + _BLOCK_ROWS],
-                    None if block_weight is None else block_weight[s : s + _BLOCK_ROWS],
-                    centers,
-                )
-                for s in range(0, X.shape[0], _BLOCK_ROWS)
+    def assign(centers):
+        labels, sums, weights = [], 0.0, 0.0
+        blocks = (
+            (
+                X[s : s + _BLOCK_ROWS],
+                None if block_weight is None else block_weight[s : s + _BLOCK_ROWS],
+                centers,
             )
-            # Summed in block order: the result does not depend on the threads.
-            for block_labels, block_sums, block_weights in ordered_results(
-                kernel.lloyd_step, blocks, workers, pool
-            ):
-                labels.append(block_labels)
-                sums = sums + block_sums
-                weights = weights + block_weights
-            return np.concatenate(labels), sums, weights
+            for s in range(0, X.shape[0], _BLOCK_ROWS)
+        )
+        # Summed in block order: the result does not depend on the threads.
+        for block_labels, block_sums, block_weights in ordered_results(
+            kernel.lloyd_step, blocks, workers, pool
+        ):
+            labels.append(block_labels)
+            sums = sums + block_sums
+            weights = weights + block_weights
+        return np.concatenate(labels), sums, weights
 
-        labels_old = None
-        strict = False
-        for _ in range(MAX_ITER):
-            labels, sums, weights = assign(centers)
-            empty = np.flatnonzero(weights == 0)
-            if empty.size:
-                _relocate_empty(X, weight, centers, labels, sums, weights, empty)
-            new_centers = np.divide(
-                sums, weights[:, None], out=np.zeros_like(sums), where=weights[:, None] > 0
-            )
-            shift = float(np.sum((new_centers - centers) ** 2))
-            centers = new_centers
-            if labels_old is not None and np.array_equal(labels, labels_old):
-                strict = True
-                break
-            if shift <= tol:
-                break
-            labels_old = labels
-        if not strict:
-            # The labels go with the final centres, as scikit-learn's do.
-            labels = assign(centers)[0]
+    labels_old = None
+    strict = False
+    for _ in range(MAX_ITER):
+        labels, sums, weights = assign(centers)
+        empty = np.flatnonzero(weights == 0)
+        if empty.size:
+            _relocate_empty(X, weight, centers, labels, sums, weights, empty)
+        new_centers = np.divide(
+            sums, weights[:, None], out=np.zeros_like(sums), where=weights[:, None] > 0
+        )
+        shift = float(np.sum((new_centers - centers) ** 2))
+        centers = new_centers
+        if labels_old is not None and np.array_equal(labels, labels_old):
+            strict = True
+            break
+        if shift <= tol:
+            break
+        labels_old = labels
+    if not strict:
+        # The labels go with the final centres, as scikit-learn's do.
+        labels = assign(centers)[0]
     return labels
 
 
@@ -143,7 +140,7 @@ def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
         return best, np.concatenate([d[best] for d, _ in parts]), float(pots[best])
 
     centers = np.empty((n_clusters, X.shape[1]))
-    center_id = random_state.choice(n_samples, p=weight / weight.sum())
+    center_id = _choice(random_state, weight / weight.sum())
     centers[0] = X[center_id]
     _, closest, current_pot = candidate_distances(np.full(n_samples, np.inf), centers[:1])
     unweighted = bool(np.all(weight == 1))
@@ -157,6 +154,18 @@ def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
         best, closest, current_pot = candidate_distances(closest, X[candidate_ids])
         centers[c] = X[candidate_ids[best]]
     return centers
+
+
+def _choice(random_state: np.random.RandomState, p: np.ndarray) -> int:
+    """``random_state.choice(p.size, p=p)``: the same draw, without its checks of ``p``.
+
+    NumPy's ``RandomState.choice`` draws one uniform and searches the normalised
+    cumulative sum; its validation of ``p`` (a compensated sum and sign checks)
+    costs four times the draw, and ``p`` here is valid by construction.
+    """
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(random_state.random_sample(), side="right"))
 
 
 def _relocate_empty(X, weight, centers, labels, sums, weights, empty) -> None:

@@ -11,6 +11,7 @@ kernel has a NumPy twin with the same signature (the test oracle):
 - ``lloyd_step(X, sample_weight, centers)`` -> ``(labels, sums, weights)``
 - ``label_stats(X, sample_weight, labels, n_components, scatter)`` -> ``(n_k, mean_k, scatter_k)``
 - ``candidate_distances(X, sample_weight, closest, candidates)`` -> ``(distances, potentials)``
+- ``column_variances(X)`` -> ``variances`` (unweighted, per feature)
 
 numba is imported only when a numba kernel is first asked for, so
 ``import gaussmix`` stays light.
@@ -43,8 +44,8 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
     -------
     kernel : namespace
         With ``name`` (the resolved name), ``estep_stats``, ``resp_stats``,
-        ``log_prob_resp``, ``lloyd_step``, ``label_stats``, ``candidate_distances``
-        and ``releases_gil``
+        ``log_prob_resp``, ``lloyd_step``, ``label_stats``, ``candidate_distances``,
+        ``column_variances`` and ``releases_gil``
         (whether blocks may run on threads).
     """
     if name not in KERNEL_NAMES:
@@ -75,5 +76,6 @@ def _kernel_set(name: str, estep, kmeans, *, releases_gil: bool) -> SimpleNamesp
         lloyd_step=kmeans.lloyd_step,
         label_stats=kmeans.label_stats,
         candidate_distances=kmeans.candidate_distances,
+        column_variances=kmeans.column_variances,
         releases_gil=releases_gil,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["candidate_distances", "label_stats", "lloyd_step"]
+__all__ = ["candidate_distances", "column_variances", "label_stats", "lloyd_step"]
 
 _JIT = {"nogil": True, "cache": True, "nopython": True}
 # Reductions may be reassociated (and so vectorised), like BLAS's dot products.
@@ -33,6 +33,33 @@ def transpose_rows(X, start, n_rows, Xt):
 
 
 @numba.jit(**_JIT)
+def _squared_distances(Xt, m, centre, dist):
+    """``dist[:m] = |Xt[:, i] - centre|^2``, features four at a time.
+
+    Four features per sweep read and write ``dist`` a quarter as often as one
+    feature per sweep; the inner loop runs across rows and vectorises.
+    """
+    n_features = Xt.shape[0]
+    dist[:m] = 0.0
+    a = 0
+    while a + 4 <= n_features:
+        c0, c1, c2, c3 = centre[a], centre[a + 1], centre[a + 2], centre[a + 3]
+        for i in range(m):
+            t0 = Xt[a, i] - c0
+            t1 = Xt[a + 1, i] - c1
+            t2 = Xt[a + 2, i] - c2
+            t3 = Xt[a + 3, i] - c3
+            dist[i] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+        a += 4
+    while a < n_features:
+        c0 = centre[a]
+        for i in range(m):
+            t0 = Xt[a, i] - c0
+            dist[i] += t0 * t0
+        a += 1
+
+
+@numba.jit(**_JIT)
 def _lloyd_block(X, weight, has_weight, centers, labels, sums, weights):
     n_rows, n_features = X.shape
     n_clusters = centers.shape[0]
@@ -47,24 +74,55 @@ def _lloyd_block(X, weight, has_weight, centers, labels, sums, weights):
         best[:m] = np.inf
         label[:m] = 0
         for j in range(n_clusters):
-            dist[:m] = 0.0
-            for a in range(n_features):
-                centre = centers[j, a]
-                for i in range(m):
-                    t = Xt[a, i] - centre
-                    dist[i] += t * t
+            _squared_distances(Xt, m, centers[j], dist)
             # Strict '<': the first of equally distant centres wins, as in scikit-learn.
             for i in range(m):
                 if dist[i] < best[i]:
                     best[i] = dist[i]
                     label[i] = j
+        # Sums from the row-major block: one contiguous row per point.
         for i in range(m):
             j = label[i]
             labels[start + i] = j
             w = weight[start + i] if has_weight else 1.0
             weights[j] += w
             for a in range(n_features):
-                sums[j, a] += w * Xt[a, i]
+                sums[j, a] += w * X[start + i, a]
+
+
+@numba.jit(**_REDUCE)
+def _lloyd_rows(X, weight, has_weight, centers, labels, sums, weights):
+    n_rows, n_features = X.shape
+    n_clusters = centers.shape[0]
+    for i in range(n_rows):
+        best = np.inf
+        label = 0
+        for j in range(n_clusters):
+            dist = 0.0
+            for a in range(n_features):
+                t = X[i, a] - centers[j, a]
+                dist += t * t
+            # Strict '<': the first of equally distant centres wins, as in scikit-learn.
+            if dist < best:
+                best = dist
+                label = j
+        labels[i] = label
+        w = weight[i] if has_weight else 1.0
+        weights[label] += w
+        for a in range(n_features):
+            sums[label, a] += w * X[i, a]
+
+
+def _by_rows(n_features: int, n_centres: int) -> bool:
+    """Whether distances are cheaper row by row than across transposed chunks.
+
+    Row by row, each row is read once in place and its distances are reductions
+    across features; across chunks, rows are first transposed (about 1 ns per
+    value) so that the loops run across rows. Measured crossover: with at least
+    two features per centre, reading in place wins (1.1-2.8x at 8-64 features
+    and 3 centres; the transposed loops stay ahead up to 16 features with 16).
+    """
+    return n_features >= 2 * n_centres
 
 
 def lloyd_step(X, sample_weight, centers):
@@ -75,7 +133,8 @@ def lloyd_step(X, sample_weight, centers):
     labels = np.empty(X.shape[0], dtype=np.int32)
     sums = np.zeros_like(centers)
     weights = np.zeros(centers.shape[0])
-    _lloyd_block(np.ascontiguousarray(X), weight, has_weight, centers, labels, sums, weights)
+    step = _lloyd_rows if _by_rows(X.shape[1], centers.shape[0]) else _lloyd_block
+    step(np.ascontiguousarray(X), weight, has_weight, centers, labels, sums, weights)
     return labels, sums, weights
 
 
@@ -148,12 +207,7 @@ def _candidate_distances(X, weight, has_weight, closest, candidates, out, pots):
         m = min(chunk, n_rows - start)
         transpose_rows(X, start, m, Xt)
         for c in range(n_candidates):
-            row[:m] = 0.0
-            for a in range(n_features):
-                centre = candidates[c, a]
-                for i in range(m):
-                    t = Xt[a, i] - centre
-                    row[i] += t * t
+            _squared_distances(Xt, m, candidates[c], row)
             pot = 0.0
             for i in range(m):
                 row[i] = min(row[i], closest[start + i])
@@ -167,13 +221,31 @@ def _candidate_distances(X, weight, has_weight, closest, candidates, out, pots):
             pots[c] += pot
 
 
+@numba.jit(**_REDUCE)
+def _candidate_rows(X, weight, has_weight, closest, candidates, out, pots):
+    n_rows, n_features = X.shape
+    pots[:] = 0.0
+    for i in range(n_rows):
+        nearest = closest[i]
+        w = weight[i] if has_weight else 1.0
+        for c in range(candidates.shape[0]):
+            dist = 0.0
+            for a in range(n_features):
+                t = X[i, a] - candidates[c, a]
+                dist += t * t
+            dist = min(dist, nearest)
+            out[c, i] = dist
+            pots[c] += dist * w
+
+
 def candidate_distances(X, sample_weight, closest, candidates):
     """Fused twin of :func:`gaussmix.kernels._numpy.candidate_distances`."""
     has_weight = sample_weight is not None
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
     out = np.empty((candidates.shape[0], X.shape[0]))
     pots = np.empty(candidates.shape[0])
-    _candidate_distances(
+    kernel = _candidate_rows if _by_rows(X.shape[1], candidates.shape[0]) else _candidate_distances
+    kernel(
         np.ascontiguousarray(X),
         weight,
         has_weight,
@@ -183,3 +255,29 @@ def candidate_distances(X, sample_weight, closest, candidates):
         pots,
     )
     return out, pots
+
+
+@numba.jit(**_REDUCE)
+def _column_variances(X, out):
+    n_rows, n_features = X.shape
+    mean = np.zeros(n_features)
+    for i in range(n_rows):
+        for a in range(n_features):
+            mean[a] += X[i, a]
+    for a in range(n_features):
+        mean[a] /= n_rows
+    # Second pass about the means: no digits lost to raw second moments.
+    out[:] = 0.0
+    for i in range(n_rows):
+        for a in range(n_features):
+            d = X[i, a] - mean[a]
+            out[a] += d * d
+    for a in range(n_features):
+        out[a] /= n_rows
+
+
+def column_variances(X):
+    """Fused twin of :func:`gaussmix.kernels._numpy.column_variances`."""
+    out = np.empty(X.shape[1])
+    _column_variances(np.ascontiguousarray(X), out)
+    return out

@@ -231,3 +231,17 @@ def candidate_distances(
     distances = np.minimum((diff * diff).sum(axis=2), closest[None, :])
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
     return distances, distances @ w
+
+
+def column_variances(X: np.ndarray) -> np.ndarray:
+    """Unweighted variance of each feature (``np.var(X, axis=0)``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D)
+
+    Returns
+    -------
+    variances : ndarray of shape (D,), float64
+    """
+    return np.var(np.asarray(X, np.float64), axis=0)
