@@ -288,3 +288,18 @@ def test_background_term_from_first_principles():
         np.testing.assert_allclose(a, e, rtol=1e-10)
     # What the Gaussians leave of each row is the background's share.
     np.testing.assert_allclose(weight.sum() - n_k.sum(), weight @ (background / total))
+
+
+@pytest.mark.parametrize("n_rows", [1, 63, 64, 65, 1024, 1025, 5000])
+@pytest.mark.parametrize("n_components", [1, 3, 1000])
+def test_sum_of_logs_grouped_products(n_rows, n_components):
+    """The log-likelihood's sum of logs, taken over products of rows, equals the plain sum."""
+    rng = np.random.default_rng(n_rows)
+    # Totals of the shifted densities lie in [1, K + 1]; include both ends.
+    total = rng.uniform(1.0, n_components + 1.0, n_rows)
+    total[0] = n_components + 1.0
+    total[-1] = 1.0
+    expected = float(np.sum(np.log(total)))
+    got = _numba._sum_of_logs(total, n_rows)
+    assert np.isfinite(got)
+    assert abs(got - expected) <= 1e-14 * max(abs(expected), 1.0) + 1e-15 * n_rows

@@ -94,6 +94,36 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, out,
             out[k, i] = max(out[k, i] - row_max[i], _LOG_PROB_FLOOR)
 
 
+# Totals are multiplied in this many products of at most _LOG_FACTORS rows each
+# before one log is taken per product.
+_LOG_GROUPS = 64
+_LOG_FACTORS = 16
+
+
+@numba.jit(**_REDUCE)
+def _sum_of_logs(total, n_rows):
+    """``sum(log(total[:n_rows]))`` for totals in [1, n_components + 1].
+
+    A scalar log per row costs as much as the rest of the statistics at small D.
+    Rows are multiplied into ``_LOG_GROUPS`` products (a loop that vectorises),
+    then one log is taken per product. A product holds at most 16 factors, so at
+    most (K + 1)^16: far from overflow for any K a mixture uses.
+    """
+    result = 0.0
+    products = np.empty(_LOG_GROUPS)
+    segment = _LOG_GROUPS * _LOG_FACTORS
+    for first in range(0, n_rows, segment):
+        last = min(first + segment, n_rows)
+        products[:] = 1.0
+        for start in range(first, last, _LOG_GROUPS):
+            width = min(_LOG_GROUPS, last - start)
+            for g in range(width):
+                products[g] *= total[start + g]
+        for g in range(_LOG_GROUPS):
+            result += math.log(products[g])
+    return result
+
+
 @numba.jit(**_REDUCE)
 def _stats_from_prob(
     Xt, weight, has_weight, means, prob, row_max, log_background, full_scatter, acc
@@ -117,11 +147,17 @@ def _stats_from_prob(
     # every component would otherwise absorb log K and not sum to one.
     row_scale = np.empty(n_rows)
     log_likelihood = 0.0
-    for i in range(n_rows):
-        w = weight[i] if has_weight else 1.0
-        row_scale[i] = w / total[i]
-        if w != 0.0:
-            log_likelihood += w * (math.log(total[i]) + row_max[i])
+    if has_weight:
+        for i in range(n_rows):
+            w = weight[i]
+            row_scale[i] = w / total[i]
+            if w != 0.0:
+                log_likelihood += w * (math.log(total[i]) + row_max[i])
+    else:
+        for i in range(n_rows):
+            row_scale[i] = 1.0 / total[i]
+            log_likelihood += row_max[i]
+        log_likelihood += _sum_of_logs(total, n_rows)
     r = np.empty(n_rows)
     rd = np.empty(n_rows)
     diff = np.empty((n_features, n_rows)) if full_scatter else np.empty((0, 0))
