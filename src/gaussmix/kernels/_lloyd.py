@@ -24,11 +24,22 @@ _CHUNK_ROWS = 1024
 def transpose_rows(X, start, n_rows, Xt):
     """``Xt[:, :n_rows] = X[start:start + n_rows].T`` as float64.
 
-    Feature by feature: contiguous writes and strided reads run 3-5x faster here
-    than row by row, or than NumPy's transposed copy.
+    Up to 12 features, eight rows at a time (a few cache lines read, eight
+    contiguous values written per feature: 0.4-0.8 ns per value); wider rows
+    feature by feature, with contiguous writes and strided reads (about 1 ns per
+    value, where the eight-row blocks are slower). Either is 3-5x faster than
+    NumPy's transposed copy.
     """
-    for a in range(X.shape[1]):
-        for i in range(n_rows):
+    n_features = X.shape[1]
+    i0 = 0
+    if 3 <= n_features <= 12:
+        while i0 + 8 <= n_rows:
+            for a in range(n_features):
+                for i in range(8):
+                    Xt[a, i0 + i] = X[start + i0 + i, a]
+            i0 += 8
+    for a in range(n_features):
+        for i in range(i0, n_rows):
             Xt[a, i] = X[start + i, a]
 
 
