@@ -109,7 +109,8 @@ def _lloyd_rows(X, weight, has_weight, centers, labels, sums, weights):
         best = np.inf
         label = 0
         for j in range(n_clusters):
-            dist = 0.0
+            # Zero of X's type: float32 rows are compared in float32, as scikit-learn does.
+            dist = centers[j, 0] - centers[j, 0]
             for a in range(n_features):
                 t = X[i, a] - centers[j, a]
                 dist += t * t
@@ -144,8 +145,15 @@ def lloyd_step(X, sample_weight, centers):
     labels = np.empty(X.shape[0], dtype=np.int32)
     sums = np.zeros_like(centers)
     weights = np.zeros(centers.shape[0])
-    step = _lloyd_rows if _by_rows(X.shape[1], centers.shape[0]) else _lloyd_block
-    step(np.ascontiguousarray(X), weight, has_weight, centers, labels, sums, weights)
+    if _by_rows(X.shape[1], centers.shape[0]):
+        # Centres in X's dtype, so float32 data are compared in float32 arithmetic
+        # (half the bytes, twice the SIMD lanes).
+        rows_centers = centers.astype(X.dtype) if X.dtype == np.float32 else centers
+        _lloyd_rows(
+            np.ascontiguousarray(X), weight, has_weight, rows_centers, labels, sums, weights
+        )
+    else:
+        _lloyd_block(np.ascontiguousarray(X), weight, has_weight, centers, labels, sums, weights)
     return labels, sums, weights
 
 
@@ -240,7 +248,8 @@ def _candidate_rows(X, weight, has_weight, closest, candidates, out, pots):
         nearest = closest[i]
         w = weight[i] if has_weight else 1.0
         for c in range(candidates.shape[0]):
-            dist = 0.0
+            # Zero of X's type: float32 rows are compared in float32, as scikit-learn does.
+            dist = candidates[c, 0] - candidates[c, 0]
             for a in range(n_features):
                 t = X[i, a] - candidates[c, a]
                 dist += t * t
@@ -255,13 +264,16 @@ def candidate_distances(X, sample_weight, closest, candidates):
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
     out = np.empty((candidates.shape[0], X.shape[0]))
     pots = np.empty(candidates.shape[0])
-    kernel = _candidate_rows if _by_rows(X.shape[1], candidates.shape[0]) else _candidate_distances
+    by_rows = _by_rows(X.shape[1], candidates.shape[0])
+    kernel = _candidate_rows if by_rows else _candidate_distances
+    # Row by row, float32 data are compared in float32 (see lloyd_step).
+    dtype = X.dtype if by_rows and X.dtype == np.float32 else np.float64
     kernel(
         np.ascontiguousarray(X),
         weight,
         has_weight,
         np.ascontiguousarray(closest, dtype=np.float64),
-        np.ascontiguousarray(candidates, dtype=np.float64),
+        np.ascontiguousarray(candidates, dtype=dtype),
         out,
         pots,
     )
