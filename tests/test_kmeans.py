@@ -105,6 +105,15 @@ def test_column_variances_twins(dtype, offset):
     np.testing.assert_allclose(NUMPY.column_variances(X), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("n", [0, 1, 17, 100_003])
+def test_cumulative_sum_bit_identical_to_numpy(n):
+    # k-means++ draws its candidates by searching these sums: one bit off could
+    # move a draw to the neighbouring row.
+    values = np.random.default_rng(n).exponential(size=n) * 1e3
+    for kernel in (NUMBA, NUMPY):
+        np.testing.assert_array_equal(kernel.cumulative_sum(values), np.cumsum(values))
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_first_seed_drawn_as_random_state_choice(seed):
     from gaussmix._kmeans import _choice

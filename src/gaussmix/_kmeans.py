@@ -147,7 +147,7 @@ def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         # With unit weights, weight * closest is closest itself: skip the product.
-        cumulative = np.cumsum(closest if unweighted else weight * closest)
+        cumulative = kernel.cumulative_sum(closest if unweighted else weight * closest)
         candidate_ids = np.searchsorted(cumulative, rand_vals)
         # Rounding can put a draw past the last cumulative sum.
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)

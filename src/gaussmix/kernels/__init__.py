@@ -12,6 +12,7 @@ kernel has a NumPy twin with the same signature (the test oracle):
 - ``label_stats(X, sample_weight, labels, n_components, scatter)`` -> ``(n_k, mean_k, scatter_k)``
 - ``candidate_distances(X, sample_weight, closest, candidates)`` -> ``(distances, potentials)``
 - ``column_variances(X)`` -> ``variances`` (unweighted, per feature)
+- ``cumulative_sum(values)`` -> running sums, bit-identical to ``np.cumsum``
 
 numba is imported only when a numba kernel is first asked for, so
 ``import gaussmix`` stays light.
@@ -45,7 +46,7 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
     kernel : namespace
         With ``name`` (the resolved name), ``estep_stats``, ``resp_stats``,
         ``log_prob_resp``, ``lloyd_step``, ``label_stats``, ``candidate_distances``,
-        ``column_variances`` and ``releases_gil``
+        ``column_variances``, ``cumulative_sum`` and ``releases_gil``
         (whether blocks may run on threads).
     """
     if name not in KERNEL_NAMES:
@@ -77,5 +78,6 @@ def _kernel_set(name: str, estep, kmeans, *, releases_gil: bool) -> SimpleNamesp
         label_stats=kmeans.label_stats,
         candidate_distances=kmeans.candidate_distances,
         column_variances=kmeans.column_variances,
+        cumulative_sum=kmeans.cumulative_sum,
         releases_gil=releases_gil,
     )

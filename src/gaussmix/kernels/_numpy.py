@@ -245,3 +245,17 @@ def column_variances(X: np.ndarray) -> np.ndarray:
     variances : ndarray of shape (D,), float64
     """
     return np.var(np.asarray(X, np.float64), axis=0)
+
+
+def cumulative_sum(values: np.ndarray) -> np.ndarray:
+    """Running sums of a 1-D array (``np.cumsum``, float64).
+
+    Parameters
+    ----------
+    values : ndarray of shape (N,)
+
+    Returns
+    -------
+    cumulative : ndarray of shape (N,)
+    """
+    return np.cumsum(np.asarray(values, dtype=np.float64))
