@@ -65,13 +65,19 @@ def test_lloyd_step_twins(n_features, dtype, weighted):
     np.testing.assert_array_equal(labels[:50], brute)
 
 
+# 5 features: the fused row loop; 20 (full scatter): one BLAS product per label.
+@pytest.mark.parametrize("n_features", [5, 20])
 @pytest.mark.parametrize("scatter", ["full", "diag"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_label_stats_twins(scatter, weighted):
+def test_label_stats_twins(n_features, scatter, weighted):
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(2000, 5)) + 1e4  # far from the origin: a centred pass is needed
+    # Far from the origin: a centred pass is needed.
+    X = rng.normal(size=(2000, n_features)) + 1e4
     weight = rng.uniform(0.1, 2.0, 2000) if weighted else None
     labels = rng.integers(0, 4, 2000)
+    if weighted:
+        weight[::7] = 0.0  # rows that carry no weight
+        weight[labels == 3] = 0.0  # a component whose rows all carry none
     got = NUMBA.label_stats(X, weight, labels, 5, scatter)  # component 4 is empty
     ref = _numpy.label_stats(X, weight, labels, 5, scatter)
     for a, b in zip(got, ref, strict=True):
