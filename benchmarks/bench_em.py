@@ -7,8 +7,9 @@ For every grid point (N, D, K, covariance type, dtype) the harness measures
    initial parameters (``weights_init``, ``means_init``, ``precisions_init``)
    with ``tol=0`` and ``max_iter=ITERS``, and the wall time of ``fit`` is divided
    by the number of iterations actually run (``n_iter_``); the median over
-   ``--repeats`` alternating runs is reported, after one warm-up fit per
-   library (numba compiles on first use);
+   alternating rounds is reported (at least ``--repeats``, more for fast
+   points until each library has run ``--min-time`` seconds), after one
+   warm-up fit per library (numba compiles on first use);
 2. whether the two final ``lower_bound_`` values agree (relative difference);
 3. the peak extra memory of ``fit``, measured with :mod:`tracemalloc` in a fresh
    subprocess per (library, grid point);
@@ -67,6 +68,8 @@ INIT_SUBSAMPLE = 20_000
 MIB = 2.0**20
 #: EM iterations of the fit whose memory is measured (the peak is reached in the first).
 MEMORY_ITERS = 3
+#: Most timed rounds per point (see ``BenchConfig.min_time``).
+MAX_ROUNDS = 25
 
 EstimatorFactory = Callable[..., Any]
 
@@ -179,7 +182,11 @@ class BenchConfig:
     iters : int
         ``max_iter`` of the fixed-initialisation fits.
     repeats : int
-        Timed repeats per library (medians are reported).
+        Fewest timed rounds per library (medians are reported).
+    min_time : float
+        Cheap points keep adding alternating rounds (up to ``MAX_ROUNDS``) until
+        each library has been timed for this many seconds: a median of three
+        millisecond fits on a shared machine moves by tens of percent.
     candidate : str
         ``"gaussmix"``, or ``"sklearn"`` to benchmark scikit-learn against itself.
     kernel : str or None
@@ -194,6 +201,7 @@ class BenchConfig:
 
     iters: int = 10
     repeats: int = 3
+    min_time: float = 1.0
     candidate: str = "gaussmix"
     kernel: str | None = None
     threads: int | None = None
@@ -561,6 +569,22 @@ def timed_fit(estimator: Any, X: np.ndarray) -> float:
         return time.perf_counter() - start
 
 
+def timing_rounds(config: BenchConfig, times: dict[str, list[float]]) -> Iterable[int]:
+    """Round numbers: at least ``config.repeats``, more while a library's total is short.
+
+    ``times`` holds the seconds of each round so far per library; it is read
+    after every round, so rounds stop as soon as both libraries reach
+    ``config.min_time`` (or at ``MAX_ROUNDS``).
+    """
+    spent: dict[str, float] = {}
+    for round_number in range(MAX_ROUNDS):
+        if round_number >= config.repeats:
+            spent = {name: sum(seconds) for name, seconds in times.items()}
+            if min(spent.values()) >= config.min_time:
+                return
+        yield round_number
+
+
 def relative_difference(a: float, b: float) -> float:
     """Return ``|a - b| / max(|a|, |b|)`` (0 when both are 0, inf if either is not finite)."""
     if not (math.isfinite(a) and math.isfinite(b)):
@@ -606,14 +630,16 @@ def time_iterations(
     for factory in factories.values():
         timed_fit(fixed_init_estimator(factory, point, init, 1, config.kernel), X)
     times: dict[str, list[float]] = {name: [] for name in factories}
+    fit_seconds: dict[str, list[float]] = {name: [] for name in factories}
     fitted: dict[str, Any] = {}
-    for repeat in range(config.repeats):
+    for repeat in timing_rounds(config, fit_seconds):
         order = list(factories) if repeat % 2 == 0 else list(factories)[::-1]
         for name in order:
             estimator = fixed_init_estimator(
                 factories[name], point, init, config.iters, config.kernel
             )
             seconds = timed_fit(estimator, X)
+            fit_seconds[name].append(seconds)
             times[name].append(seconds / max(int(estimator.n_iter_), 1))
             fitted[name] = estimator
     lb_sk = float(fitted["sklearn"].lower_bound_)
@@ -657,7 +683,7 @@ def time_whole_fit(
     factories = {"sklearn": SklearnGaussianMixture, "candidate": candidate}
     times: dict[str, list[float]] = {name: [] for name in factories}
     fitted: dict[str, Any] = {}
-    for repeat in range(config.repeats):
+    for repeat in timing_rounds(config, times):
         order = list(factories) if repeat % 2 == 0 else list(factories)[::-1]
         for name in order:
             estimator = default_estimator(factories[name], point, config.kernel)
@@ -1161,7 +1187,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--k", type=int, nargs="+", help="component counts")
     parser.add_argument("--cov", nargs="+", choices=COVARIANCE_TYPES, help="covariance types")
     parser.add_argument("--dtype", nargs="+", choices=DTYPES, help="data dtypes")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="fewest timed rounds per point (default 3)"
+    )
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        default=1.0,
+        help="keep adding rounds (up to 25) until each library has run this many seconds "
+        "(default 1.0; 0 for exactly --repeats)",
+    )
     parser.add_argument(
         "--iters", type=int, default=10, help="EM iterations per timed fit (default 10)"
     )
@@ -1196,6 +1231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = BenchConfig(
         iters=args.iters,
         repeats=args.repeats,
+        min_time=args.min_time,
         candidate=args.candidate,
         kernel=args.kernel,
         threads=args.threads,
@@ -1212,16 +1248,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_benchmark(points, config, log=lambda line: print(line, file=sys.stderr))
     seconds = time.perf_counter() - start
 
+    rounds = (
+        f"median of {config.repeats} to {MAX_ROUNDS} alternating rounds, until each "
+        f"library ran {config.min_time:g} s"
+        if config.min_time > 0
+        else f"median of {config.repeats} alternating rounds"
+    )
     print(
         f"## Time per EM iteration ({config.iters} iterations from identical initial "
-        f"parameters, median of {config.repeats}) and peak extra memory of fit\n"
+        f"parameters; {rounds}) and peak extra memory of fit\n"
     )
     print(render_iteration_table(results, label) + "\n")
     if config.whole_fit:
-        print(
-            "## Whole fit, default initialisation "
-            f"(k-means, tol=1e-3; median of {config.repeats})\n"
-        )
+        print(f"## Whole fit, default initialisation (k-means, tol=1e-3; {rounds})\n")
         print(render_whole_fit_table(results, label) + "\n")
     print(f"Total benchmark time: {seconds:.1f} s; load average at end: {_load_average()}")
     if args.json:

@@ -130,6 +130,28 @@ def _parse_markdown_table(text: str) -> tuple[list[str], list[list[str]]]:
     return split[0], split[2:]
 
 
+@pytest.mark.parametrize(
+    ("repeats", "min_time", "seconds_per_fit", "expected_rounds"),
+    [
+        (3, 0.0, 0.5, 3),  # no time floor: exactly --repeats
+        (3, 1.0, 0.5, 3),  # slow fits: 1.5 s after three rounds
+        (3, 1.0, 0.125, 8),  # fast fits: rounds until each library ran 1 s
+        (3, 1.0, 1e-4, 25),  # very fast fits stop at the cap
+        (30, 1.0, 1.0, 25),  # --repeats above the cap
+    ],
+)
+def test_timing_rounds(repeats, min_time, seconds_per_fit, expected_rounds) -> None:
+    config = bench.BenchConfig(repeats=repeats, min_time=min_time)
+    times: dict[str, list[float]] = {"sklearn": [], "candidate": []}
+    rounds = 0
+    for _ in bench.timing_rounds(config, times):
+        rounds += 1
+        # The faster library decides when there is enough.
+        times["sklearn"].append(10 * seconds_per_fit)
+        times["candidate"].append(seconds_per_fit)
+    assert rounds == expected_rounds == len(times["candidate"])
+
+
 def test_iteration_table_has_expected_columns_and_flags() -> None:
     results = [
         _fake_result(bench.GridPoint(100_000, 8, 3, "full", "float64")),
