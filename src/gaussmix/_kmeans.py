@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends._base import ordered_results, shared_pool
+from .backends._base import ordered_results
 
 __all__ = ["kmeans_labels"]
 
@@ -66,8 +66,7 @@ def kmeans_labels(
     tol = float(np.mean(kernel.column_variances(X))) * TOL
     block_weight = None if sample_weight is None else weight
     workers = n_threads if kernel.releases_gil else 1
-    pool = shared_pool(workers) if workers > 1 else None
-    centers = _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
+    centers = _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers)
 
     def assign(centers):
         labels, sums, weights = [], 0.0, 0.0
@@ -81,7 +80,7 @@ def kmeans_labels(
         )
         # Summed in block order: the result does not depend on the threads.
         for block_labels, block_sums, block_weights in ordered_results(
-            kernel.lloyd_step, blocks, workers, pool
+            kernel.lloyd_step, blocks, workers
         ):
             labels.append(block_labels)
             sums = sums + block_sums
@@ -112,7 +111,7 @@ def kmeans_labels(
     return labels
 
 
-def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool) -> np.ndarray:
+def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers) -> np.ndarray:
     """Greedy k-means++ seeds, drawing from ``random_state`` as scikit-learn does."""
     n_samples = X.shape[0]
     n_local_trials = 2 + int(np.log(n_clusters))
@@ -131,7 +130,7 @@ def _kmeans_plusplus(X, weight, n_clusters, random_state, kernel, workers, pool)
             )
             for s in starts
         )
-        parts = list(ordered_results(kernel.candidate_distances, blocks, workers, pool))
+        parts = list(ordered_results(kernel.candidate_distances, blocks, workers))
         pots = parts[0][1].copy()
         for _, block_pots in parts[1:]:
             pots += block_pots

@@ -69,21 +69,19 @@ def ordered_results(
     fn: Callable[[np.ndarray, np.ndarray | None], T],
     blocks: Iterator[tuple[np.ndarray, np.ndarray | None]],
     workers: int,
-    pool: ThreadPoolExecutor | None = None,
 ) -> Iterator[T]:
     """Yield ``fn(*block)`` for each block, on ``workers`` threads, in block order.
 
-    At most ``2 * workers`` blocks are taken from ``blocks`` ahead of the results
+    The threads are the process-wide pool of ``workers`` threads. At most
+    ``2 * workers`` blocks are taken from ``blocks`` ahead of the results
     consumed, so neither the blocks (which a file source reads from disk) nor the
-    results pile up. ``pool`` (with at least ``workers`` threads) is used when
-    given; otherwise the process-wide pool of ``workers`` threads.
+    results pile up.
     """
     if workers <= 1:
         for block in blocks:
             yield fn(*block)
         return
-    if pool is None:
-        pool = shared_pool(workers)
+    pool = shared_pool(workers)
     pending: deque = deque()
     try:
         for block in blocks:
