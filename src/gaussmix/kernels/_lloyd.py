@@ -1,10 +1,12 @@
-"""Fused numba kernels for k-means: Lloyd passes and statistics of hard labels.
+"""Fused numba kernels for k-means: Lloyd passes, k-means++ candidates, statistics.
 
-Twins of :func:`gaussmix.kernels._numpy.lloyd_step` and
-:func:`gaussmix.kernels._numpy.label_stats` (same signatures). Distances are
-computed column-wise in chunks, as in :mod:`gaussmix.kernels._numba`, so the
-inner loops run across rows and vectorise; the per-label sums are scattered
-row by row. Arithmetic and accumulators are float64 for either input dtype.
+Twins of the functions of the same names in :mod:`gaussmix.kernels._numpy` (same
+signatures). Distances are computed one of two ways, whichever is faster for the
+shape (see ``_by_rows``): column-wise in transposed chunks, as in
+:mod:`gaussmix.kernels._numba`, so the inner loops run across rows; or row by
+row in place, each distance a reduction across features, when rows are at least
+twice as wide as the number of centres. Row by row, float32 data are compared in
+float32 (as scikit-learn does); sums and accumulators are float64 throughout.
 """
 
 from __future__ import annotations
