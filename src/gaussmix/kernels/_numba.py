@@ -16,7 +16,9 @@ inner loop runs across rows and compiles to SIMD instructions:
 Sums about the current means add up exactly across chunks. At the end of the
 block they are re-centred at the block's own means, ``W = S - n m m^T``; the
 current mean is close to the block's mean for its component, so no digits are
-lost in practice. Arithmetic and accumulators are float64 for either input dtype.
+lost in practice. For float32 rows the quadratic forms of step 1 (most of the
+arithmetic at larger D) are computed in float32, as scikit-learn computes them for
+float32 data; everything else, and every accumulator, is float64.
 
 All jitted functions are ``nogil`` so blocks can run on threads, and ``cache``
 so a second process pays no compile time. The log-densities are computed with
@@ -53,17 +55,21 @@ _LOG_PROB_FLOOR = -700.0
 
 
 @numba.jit(**_JIT)
-def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, out, row_max):
+def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, limit, out, row_max):
     """``out[k, i]``: log weight_k + log N(x_i | k) minus its maximum over k.
 
     The maximum includes ``log_background`` (-inf when there is none), the
-    log-density of an extra component that is the same for every row.
+    log-density of an extra component that is the same for every row. The
+    quadratic forms are computed in the dtype of ``Xt``, ``means`` and
+    ``prec_chol``; the log-densities in float64. Returns how many quadratic
+    forms were not below ``limit`` (inf or NaN from an overflow in float32).
     """
     n_features, n_rows = Xt.shape
     n_components = means.shape[0]
-    y = np.empty(n_rows)
-    quad = np.empty(n_rows)
+    y = np.empty(n_rows, Xt.dtype)
+    quad = np.empty(n_rows, Xt.dtype)
     row_max[:] = log_background
+    n_over = 0
     for k in range(n_components):
         quad[:] = 0.0
         if full:
@@ -84,14 +90,18 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, out,
                 for i in range(n_rows):
                     t = (Xt[j, i] - centre) * coef
                     quad[i] += t * t
+        if limit < np.inf:
+            for i in range(n_rows):
+                n_over += 0 if quad[i] < limit else 1
         base = log_norm[k]
         for i in range(n_rows):
-            value = base - 0.5 * min(quad[i], _QUAD_MAX)
+            value = base - 0.5 * min(np.float64(quad[i]), _QUAD_MAX)
             out[k, i] = value
             row_max[i] = max(row_max[i], value)
     for k in range(n_components):
         for i in range(n_rows):
             out[k, i] = max(out[k, i] - row_max[i], _LOG_PROB_FLOOR)
+    return n_over
 
 
 # Totals are multiplied in this many products of at most _LOG_FACTORS rows each
@@ -257,31 +267,56 @@ def _exp_nonpositive(prob, n_rows, bits):
             row[i] *= scale[i]
 
 
+# A float32 quadratic form at or above this may have overflowed on the way.
+_SINGLE_QUAD_LIMIT = 1e37
+
+
 @numba.jit(**_JIT)
 def _estep_block(
-    X, weight, has_weight, means, prec, log_norm, full, background, full_scatter, acc
-):
-    """All chunks of one block in one call: no Python (and no GIL) between chunks."""
+    X, single, weight, has_weight, means, prec, means_x, prec_x, log_norm, full, background,
+    full_scatter, acc,
+):  # fmt: skip
+    """All chunks of one block in one call: no Python (and no GIL) between chunks.
+
+    ``single`` (X is float32): the quadratic forms of the log-densities, most of
+    the arithmetic at larger D, are computed in float32 from ``means_x`` and
+    ``prec_x``, the float32 copies of ``means`` and ``prec``; a chunk where one
+    of them overflows is computed again in float64. Everything else (the
+    exponentials, responsibilities and statistics) is float64 for either dtype.
+    """
     n_rows, n_features = X.shape
+    n_components = means.shape[0]
     chunk = min(_CHUNK_ROWS, max(n_rows, 1))
-    prob = np.empty((means.shape[0], chunk))
+    prob = np.empty((n_components, chunk))
     row_max = np.empty(chunk)
     bits = np.empty(chunk, dtype=np.int64)
-    Xt = np.empty((n_features, chunk))
+    # float64 rows need no float32 work space.
+    Xt = np.empty((n_features, chunk if single else 0), X.dtype)
+    Xt64 = np.empty((n_features, chunk))
     log_likelihood = 0.0
     for start in range(0, n_rows, chunk):
         m = min(chunk, n_rows - start)
         if m < chunk:
             # The kernels are compiled for contiguous arrays: a short last chunk
             # gets arrays of its own size.
-            prob = np.empty((means.shape[0], m))
+            prob = np.empty((n_components, m))
             row_max = np.empty(m)
-            Xt = np.empty((n_features, m))
-        transpose_rows(X, start, m, Xt)
-        _shifted_log_prob(Xt, means, prec, log_norm, full, background, prob, row_max)
+            Xt = np.empty((n_features, m if single else 0), X.dtype)
+            Xt64 = np.empty((n_features, m))
+        if single:
+            transpose_rows(X, start, m, Xt)
+            over = _shifted_log_prob(
+                Xt, means_x, prec_x, log_norm, full, background, _SINGLE_QUAD_LIMIT, prob, row_max
+            )
+            Xt64[...] = Xt
+        else:
+            transpose_rows(X, start, m, Xt64)
+            over = 1
+        if over > 0:
+            _shifted_log_prob(Xt64, means, prec, log_norm, full, background, np.inf, prob, row_max)
         _exp_nonpositive(prob, m, bits)
         log_likelihood += _stats_from_prob(
-            Xt,
+            Xt64,
             weight[start : start + m] if has_weight else weight,
             has_weight,
             means,
@@ -321,12 +356,21 @@ def estep_stats(
     shift_sums = np.zeros((n_components, n_features))
     second = np.zeros((n_components, n_features if full_scatter else 1, n_features))
     background = -np.inf if log_background is None else float(log_background)
+    X = np.ascontiguousarray(X)
+    single = X.dtype == np.float32
+    if not single:
+        X = X.astype(np.float64, copy=False)
+    means_x = means.astype(X.dtype)
+    prec_x = prec.astype(X.dtype)
     log_likelihood = _estep_block(
-        np.ascontiguousarray(X),
+        X,
+        single,
         weight,
         has_weight,
         means,
         prec,
+        means_x,
+        prec_x,
         log_norm,
         full,
         background,
