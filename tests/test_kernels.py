@@ -74,7 +74,9 @@ def assert_single_close(X, weight, actual, expected):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("scatter", ["full", "diag"])
 @pytest.mark.parametrize("form", ["full", "diag"])
-@pytest.mark.parametrize(("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2), (3000, 12, 5)])
+@pytest.mark.parametrize(
+    ("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2), (3000, 12, 5), (1, 2, 16), (500, 3, 17)]
+)
 def test_numba_float32_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
     rng = np.random.default_rng(n + d + k)
     X = (rng.normal(size=(n, d)) * 2 + 5).astype(np.float32)
@@ -94,7 +96,8 @@ def test_numba_float32_kernel_falls_back_to_float64_on_overflow(form):
     # Far rows in two chunks, one of them the short last chunk.
     X[7] = 1e15
     X[2990, 1] = -3e14
-    means, precisions, log_norm = random_params(rng, 3, 4, form)
+    # 16 components: float32 quadratic forms for both forms.
+    means, precisions, log_norm = random_params(rng, 16, 4, form)
     # Parameters the float32 path holds exactly: with these precisions, rounding the
     # means to float32 would move the far rows by many standard deviations.
     means = means.astype(np.float32).astype(np.float64)
