@@ -269,6 +269,39 @@ def test_shared_pool_is_reused_and_survives_fork():
         assert result.get(timeout=60) == [i * i for i in range(20)]
 
 
+def test_ordered_results_caller_works_and_keeps_order():
+    """The calling thread runs blocks too (no thread sleeps while work is left),
+    results come back in block order, and a block's error reaches the caller."""
+    import threading
+    import time
+
+    from gaussmix.backends._base import ordered_results
+
+    caller = threading.get_ident()
+    ran_on = {}
+
+    def slow_first(i):
+        ran_on[i] = threading.get_ident()
+        # The first block holds a thread while the others are there to be taken.
+        time.sleep(0.05 if i == 0 else 0.001 * (i % 3))
+        return i * i
+
+    assert list(ordered_results(slow_first, ((i,) for i in range(12)), 2)) == [
+        i * i for i in range(12)
+    ]
+    threads = set(ran_on.values())
+    assert caller in threads and len(threads) == 2
+
+    def failing(i):
+        if i == 5:
+            raise ValueError("block 5")
+        return i
+
+    results = ordered_results(failing, ((i,) for i in range(12)), 2)
+    with pytest.raises(ValueError, match="block 5"):
+        list(results)
+
+
 def _squares_on_pool(n):
     from gaussmix.backends._base import ordered_results
 
