@@ -30,7 +30,7 @@ _CHUNK_ROWS = 1024
 
 @numba.jit(**_JIT)
 def transpose_rows(X, start, n_rows, Xt):
-    """``Xt[:, :n_rows] = X[start:start + n_rows].T`` as float64.
+    """``Xt[:, :n_rows] = X[start:start + n_rows].T`` in the dtype of ``Xt``.
 
     Up to 12 features, eight rows at a time (a few cache lines read, eight
     contiguous values written per feature: 0.4-0.8 ns per value); wider rows

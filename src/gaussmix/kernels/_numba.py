@@ -60,14 +60,14 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, limi
 
     The maximum includes ``log_background`` (-inf when there is none), the
     log-density of an extra component that is the same for every row. The
-    quadratic forms are computed in the dtype of ``Xt``, ``means`` and
-    ``prec_chol``; the log-densities in float64. Returns how many quadratic
+    quadratic forms are computed in the dtype of ``means`` and ``prec_chol``
+    (float32 only with float32 ``Xt``); the log-densities in float64. Returns how many quadratic
     forms were not below ``limit`` (inf or NaN from an overflow in float32).
     """
     n_features, n_rows = Xt.shape
     n_components = means.shape[0]
-    y = np.empty(n_rows, Xt.dtype)
-    quad = np.empty(n_rows, Xt.dtype)
+    y = np.empty(n_rows, means.dtype)
+    quad = np.empty(n_rows, means.dtype)
     row_max[:] = log_background
     n_over = 0
     for k in range(n_components):
@@ -269,11 +269,6 @@ def _exp_nonpositive(prob, n_rows, bits):
 
 # A float32 quadratic form at or above this may have overflowed on the way.
 _SINGLE_QUAD_LIMIT = 1e37
-# float32 quadratic forms need a float32 copy of each chunk besides the float64 one
-# (D values a row) and save about half of their K D (diagonal) or K D^2 / 2 (full)
-# operations a row: they pay from K (diagonal) or K D (full) of about 16 (measured:
-# 10-47% slower at diagonal K = 3, even at K = 8, 5-20% faster from 16).
-_SINGLE_MIN_WORK = 16
 
 
 @numba.jit(**_JIT)
@@ -287,7 +282,8 @@ def _estep_block(
     the arithmetic at larger D, are computed in float32 from ``means_x`` and
     ``prec_x``, the float32 copies of ``means`` and ``prec``; a chunk where one
     of them overflows is computed again in float64. Everything else (the
-    exponentials, responsibilities and statistics) is float64 for either dtype.
+    exponentials, responsibilities and statistics) is float64 for either dtype:
+    float32 rows meet float64 parameters there, with no float64 copy of the chunk.
     """
     n_rows, n_features = X.shape
     n_components = means.shape[0]
@@ -295,9 +291,7 @@ def _estep_block(
     prob = np.empty((n_components, chunk))
     row_max = np.empty(chunk)
     bits = np.empty(chunk, dtype=np.int64)
-    # float64 rows need no float32 work space.
-    Xt = np.empty((n_features, chunk if single else 0), X.dtype)
-    Xt64 = np.empty((n_features, chunk))
+    Xt = np.empty((n_features, chunk), X.dtype)
     log_likelihood = 0.0
     for start in range(0, n_rows, chunk):
         m = min(chunk, n_rows - start)
@@ -306,22 +300,20 @@ def _estep_block(
             # gets arrays of its own size.
             prob = np.empty((n_components, m))
             row_max = np.empty(m)
-            Xt = np.empty((n_features, m if single else 0), X.dtype)
-            Xt64 = np.empty((n_features, m))
+            Xt = np.empty((n_features, m), X.dtype)
+        transpose_rows(X, start, m, Xt)
+        done = False
         if single:
-            transpose_rows(X, start, m, Xt)
             over = _shifted_log_prob(
                 Xt, means_x, prec_x, log_norm, full, background, _SINGLE_QUAD_LIMIT, prob, row_max
             )
-            Xt64[...] = Xt
-        else:
-            transpose_rows(X, start, m, Xt64)
-            over = 1
-        if over > 0:
-            _shifted_log_prob(Xt64, means, prec, log_norm, full, background, np.inf, prob, row_max)
+            done = over == 0
+        if not done:
+            # float64 parameters make the arithmetic float64 whatever the rows' dtype.
+            _shifted_log_prob(Xt, means, prec, log_norm, full, background, np.inf, prob, row_max)
         _exp_nonpositive(prob, m, bits)
         log_likelihood += _stats_from_prob(
-            Xt64,
+            Xt,
             weight[start : start + m] if has_weight else weight,
             has_weight,
             means,
@@ -364,9 +356,7 @@ def estep_stats(
     X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    single = (
-        X.dtype == np.float32 and n_components * (n_features if full else 1) >= _SINGLE_MIN_WORK
-    )
+    single = X.dtype == np.float32
     means_x = means.astype(X.dtype)
     prec_x = prec.astype(X.dtype)
     log_likelihood = _estep_block(
