@@ -18,8 +18,8 @@ _limit = threading.local()
 
 # Worker threads shared by every fit in the process, one pool per size: starting
 # threads for each fit cost about half a millisecond apiece, as much as a pass
-# over 1e5 rows. A pool of exactly ``workers`` threads runs at most that many
-# blocks at once, whichever fits share it.
+# over 1e5 rows. ``ordered_results`` uses a pool one thread smaller than the
+# blocks it runs at once: the calling thread is the other.
 _pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
 
@@ -87,26 +87,27 @@ def ordered_results(
     # a pool thread, it runs a later block that no thread has started, rather than
     # sleep (an idle vCPU here takes long to wake).
     pool = shared_pool(workers - 1)
-    pending: deque[list] = deque()  # [future, block, ran_here, result]
+    # [future, block, result]: a block whose future the caller cancelled ran here.
+    pending: deque[list] = deque()
 
     def first_result():
-        future, block, ran_here, result = pending.popleft()
-        if ran_here:
+        future, block, result = pending.popleft()
+        if future.cancelled():
             return result
         if future.cancel():
             return fn(*block)
         while not future.done():
-            for entry in reversed(pending):
-                if not entry[2] and entry[0].cancel():
-                    entry[2], entry[3] = True, fn(*entry[1])
-                    break
-            else:
+            later = next(
+                (e for e in reversed(pending) if not e[0].cancelled() and e[0].cancel()), None
+            )
+            if later is None:
                 break
+            later[2] = fn(*later[1])
         return future.result()
 
     try:
         for block in blocks:
-            pending.append([pool.submit(fn, *block), block, False, None])
+            pending.append([pool.submit(fn, *block), block, None])
             if len(pending) >= 2 * workers:
                 yield first_result()
         while pending:
