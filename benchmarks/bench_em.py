@@ -407,14 +407,19 @@ def initial_parameters(
     Returns
     -------
     dict
-        See :func:`parameters_from_labels`.
+        See :func:`parameters_from_labels`; the arrays have the dtype of ``X``.
+        scikit-learn computes in the dtype of its parameters: float64 starts on
+        float32 data would make it upcast the data and run its float64 path,
+        so float32 data get float32 starts and both libraries run their
+        float32 paths.
     """
     rng = np.random.default_rng(seed)
     n_samples = X.shape[0]
     rows = np.sort(rng.choice(n_samples, size=min(n_samples, subsample), replace=False))
     sample = np.asarray(X[rows], dtype=np.float64)
     labels = KMeans(n_clusters=n_components, n_init=1, random_state=seed).fit(sample).labels_
-    return parameters_from_labels(sample, labels, n_components, covariance_type)
+    init = parameters_from_labels(sample, labels, n_components, covariance_type)
+    return {name: value.astype(X.dtype, copy=False) for name, value in init.items()}
 
 
 # ------------------------------------------------------------------------ estimators

@@ -67,6 +67,19 @@ def test_initial_parameters_shapes_and_validity(cov: str) -> None:
     bench.timed_fit(bench.fixed_init_estimator(bench.SklearnGaussianMixture, point, init, 1), X)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_initial_parameters_keep_the_data_dtype_so_sklearn_runs_that_path(dtype: str) -> None:
+    # Float64 starts on float32 data make scikit-learn upcast and time its
+    # float64 path: the float32 comparison must start both from float32.
+    X = bench.make_data(600, 3, 2, dtype)
+    init = bench.initial_parameters(X, 2, "full")
+    assert {value.dtype for value in init.values()} == {np.dtype(dtype)}
+    point = bench.GridPoint(600, 3, 2, "full", dtype)
+    estimator = bench.fixed_init_estimator(bench.SklearnGaussianMixture, point, init, 1)
+    bench.timed_fit(estimator, X)
+    assert estimator.means_.dtype == np.dtype(dtype)
+
+
 def test_parameters_from_labels_single_component_matches_sample_moments() -> None:
     rng = np.random.default_rng(1)
     X = rng.standard_normal((300, 3)) @ np.array([[2.0, 0, 0], [0.5, 1, 0], [0, 0.3, 0.2]])
