@@ -22,9 +22,10 @@ float32 data; everything else, and every accumulator, is float64.
 
 All jitted functions are ``nogil`` so blocks can run on threads, and ``cache``
 so a second process pays no compile time. The log-densities are computed with
-IEEE semantics (no ``fastmath``); the reductions of step 3 allow reassociation
-and contraction only (``fastmath={"reassoc", "contract"}``), which lets them
-vectorise and changes results by rounding alone.
+IEEE semantics, except that the full quadratic forms from 8 features on may
+contract products and sums into fused multiply-adds; the reductions of step 3
+allow reassociation and contraction only (``fastmath={"reassoc", "contract"}``),
+which lets them vectorise. Either changes results by rounding alone.
 """
 
 from __future__ import annotations
@@ -54,6 +55,49 @@ _CHUNK_ROWS = 1024
 _LOG_PROB_FLOOR = -700.0
 
 
+# From this many features the full quadratic forms use _whitened_squares.
+_WIDE_FEATURES = 8
+
+
+@numba.jit(**{**_JIT, "fastmath": {"contract"}})
+def _whitened_squares(Xt, mean, prec_chol, diff, y, quad):
+    """``quad[i] += |(x_i - mean) P|^2`` for upper-triangular ``P``, in the dtype of ``mean``.
+
+    The differences are formed once (not once per output), and each sweep over
+    the rows adds four terms of ``y_j = sum_{l <= j} d_l P[l, j]``: one load and
+    one store of ``y`` per four products instead of per product. 1.3-1.7x faster
+    than a term per sweep at 16-64 features; below 8 the extra pass over the
+    differences costs what it saves.
+    """
+    n_features, n_rows = Xt.shape
+    for l in range(n_features):
+        centre = mean[l]
+        for i in range(n_rows):
+            diff[l, i] = Xt[l, i] - centre
+    for j in range(n_features):
+        coef = prec_chol[0, j]
+        for i in range(n_rows):
+            y[i] = diff[0, i] * coef
+        l = 1
+        while l + 4 <= j + 1:
+            c0 = prec_chol[l, j]
+            c1 = prec_chol[l + 1, j]
+            c2 = prec_chol[l + 2, j]
+            c3 = prec_chol[l + 3, j]
+            for i in range(n_rows):
+                y[i] += (diff[l, i] * c0 + diff[l + 1, i] * c1) + (
+                    diff[l + 2, i] * c2 + diff[l + 3, i] * c3
+                )
+            l += 4
+        while l <= j:
+            coef = prec_chol[l, j]
+            for i in range(n_rows):
+                y[i] += diff[l, i] * coef
+            l += 1
+        for i in range(n_rows):
+            quad[i] += y[i] * y[i]
+
+
 @numba.jit(**_JIT)
 def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, limit, out, row_max):
     """``out[k, i]``: log weight_k + log N(x_i | k) minus its maximum over k.
@@ -68,11 +112,15 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, limi
     n_components = means.shape[0]
     y = np.empty(n_rows, means.dtype)
     quad = np.empty(n_rows, means.dtype)
+    wide = full and n_features >= _WIDE_FEATURES
+    diff = np.empty((n_features if wide else 0, n_rows), means.dtype)
     row_max[:] = log_background
     n_over = 0
     for k in range(n_components):
         quad[:] = 0.0
-        if full:
+        if wide:
+            _whitened_squares(Xt, means[k], prec_chol[k], diff, y, quad)
+        elif full:
             # y_j = sum_{l <= j} (x_l - mean_l) P[l, j], P upper triangular.
             for j in range(n_features):
                 y[:] = 0.0
