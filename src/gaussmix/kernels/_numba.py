@@ -65,7 +65,7 @@ def _whitened_squares(Xt, mean, prec_chol, diff, y, quad):
 
     The differences are formed once (not once per output), and each sweep over
     the rows adds four terms of ``y_j = sum_{l <= j} d_l P[l, j]``: one load and
-    one store of ``y`` per four products instead of per product. 1.3-1.7x faster
+    one store of ``y`` per four products instead of per product. 1.2-1.7x faster
     than a term per sweep at 16-64 features; below 8 the extra pass over the
     differences costs what it saves.
     """
@@ -259,7 +259,7 @@ def _add_scatter(rdiff, diff, second):
 
     Four rows by four columns per sweep: eight loads feed sixteen products, where
     a row at a time (one load of ``rdiff``, four of ``diff`` for four products) is
-    bound by loads; 1.7x faster at 32-64 features. The diagonal tiles also fill
+    bound by loads; 1.7-2.4x faster at 32-64 features. The diagonal tiles also fill
     a few entries below the diagonal, which the caller ignores.
     """
     n_features, n_rows = diff.shape
