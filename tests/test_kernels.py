@@ -43,8 +43,9 @@ def test_numba_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
     np.testing.assert_allclose(actual[3], expected[3], rtol=1e-12)
 
 
-#: The quadratic forms of float32 rows are computed in float32 (the statistics in
-#: float64): agreement with the float64 reference to a few float32 roundings of
+#: The quadratic forms of float32 rows, and their diagonal statistics within a
+#: chunk, are computed in float32 (soft counts, full scatter and every sum across
+#: chunks in float64): agreement with the float64 reference to a few float32 roundings of
 #: the statistics' natural scale.
 SINGLE_RTOL = 1e-5
 
@@ -115,6 +116,49 @@ def test_numba_float32_kernel_falls_back_to_float64_on_overflow(form):
             strict=True,
         ):
             np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-6 * np.abs(e).max())
+
+
+def test_numba_float32_diagonal_sums_keep_a_component_of_repeated_rows_singular():
+    """Repeated rows far from their component's centre: float32 sums would leave
+    a variance of rounding noise (about 1e-7 of the squared distance), which the
+    singularity checks would take for a real one. Such a block is summed in float64."""
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(size=(2000, 3)), np.tile([[40.0, -25.0, 31.0]], (3000, 1))])
+    X = X.astype(np.float32)
+    means = np.array([[0.0, 0.0, 0.0], [37.3, -21.9, 28.4]])
+    precisions = np.array([[1.0, 1.0, 1.0], [0.2, 0.2, 0.2]])
+    log_norm = np.zeros(2)
+    for form_x, precisions_x in (
+        ("diag", precisions),
+        ("full", precisions[:, None, :] * np.eye(3)),
+    ):
+        n_k, mean_k, scatter_k, _ = _numba.estep_stats(
+            X, None, means, precisions_x, log_norm, form_x, "diag"
+        )
+        squared_shift = n_k[1] * (X[-1].astype(np.float64) - means[1]) ** 2
+        np.testing.assert_allclose(mean_k[1], X[-1], rtol=1e-12)
+        assert np.all(np.abs(scatter_k[1]) <= 1e-12 * squared_shift)
+
+
+def test_numba_float32_diagonal_sums_of_tiny_responsibilities():
+    """A component whose responsibilities are about 1e-44 (below float32's normal
+    range) keeps its statistics to float32 precision: they are summed scaled."""
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(3000, 4)) * 2 + 5).astype(np.float32)
+    means, precisions, _ = random_params(rng, 3, 4, "diag")
+    # Component 2 is component 0 with e^-100 of its weight.
+    means[2], precisions[2] = means[0], precisions[0]
+    log_norm = np.array([0.0, 0.0, -100.0])
+    expected = _numpy.estep_stats(X, None, means, precisions, log_norm, "diag", "diag")
+    actual = _numba.estep_stats(X, None, means, precisions, log_norm, "diag", "diag")
+    assert 0 < expected[0][2] < 1e-38 * len(X)
+    (n_k, mean_k, scatter_k, _), (n_ref, mean_ref, scatter_ref, _) = actual, expected
+    np.testing.assert_allclose(n_k[2], n_ref[2], rtol=SINGLE_RTOL)
+    np.testing.assert_allclose(mean_k[2], mean_ref[2], rtol=SINGLE_RTOL)
+    # Variances to the scale of the data's second moments, as in assert_single_close.
+    second_moment = np.mean(X.astype(np.float64) ** 2, axis=0)
+    error = np.abs(scatter_k[2] / n_k[2] - scatter_ref[2] / n_ref[2])
+    assert np.all(error <= SINGLE_RTOL * second_moment), error / second_moment
 
 
 def test_reference_kernel_against_scipy_densities():

@@ -18,7 +18,11 @@ block they are re-centred at the block's own means, ``W = S - n m m^T``; the
 current mean is close to the block's mean for its component, so no digits are
 lost in practice. For float32 rows the quadratic forms of step 1 (most of the
 arithmetic at larger D) are computed in float32, as scikit-learn computes them for
-float32 data; everything else, and every accumulator, is float64.
+float32 data, and so are each chunk's diagonal sums of step 3, from
+responsibilities scaled to sum to one (so that none underflows); a block whose
+float32 diagonal scatter is all but cancelled by the shift of its means (a far
+start, repeated rows) is summed again in float64. Everything else, and every sum
+across chunks, is float64.
 
 All jitted functions are ``nogil`` so blocks can run on threads, and ``cache``
 so a second process pays no compile time. The log-densities are computed with
@@ -132,12 +136,7 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, limi
                 for i in range(n_rows):
                     quad[i] += y[i] * y[i]
         else:
-            for j in range(n_features):
-                coef = prec_chol[k, 0, j]
-                centre = means[k, j]
-                for i in range(n_rows):
-                    t = (Xt[j, i] - centre) * coef
-                    quad[i] += t * t
+            _diagonal_squares(Xt, means[k], prec_chol[k, 0], quad)
         if limit < np.inf:
             for i in range(n_rows):
                 n_over += 0 if quad[i] < limit else 1
@@ -150,6 +149,35 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, limi
         for i in range(n_rows):
             out[k, i] = max(out[k, i] - row_max[i], _LOG_PROB_FLOOR)
     return n_over
+
+
+@numba.jit(**_JIT)
+def _diagonal_squares(Xt, mean, prec, quad):
+    """``quad[i] += sum_j ((x_ji - mean_j) prec_j)^2``, four features per sweep.
+
+    One load and store of ``quad`` per four features rather than per feature:
+    1.4x faster at 32-64 features in either dtype.
+    """
+    n_features, n_rows = Xt.shape
+    j = 0
+    while j + 4 <= n_features:
+        x0, x1, x2, x3 = Xt[j], Xt[j + 1], Xt[j + 2], Xt[j + 3]
+        c0, c1, c2, c3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
+        p0, p1, p2, p3 = prec[j], prec[j + 1], prec[j + 2], prec[j + 3]
+        for i in range(n_rows):
+            t0 = (x0[i] - c0) * p0
+            t1 = (x1[i] - c1) * p1
+            t2 = (x2[i] - c2) * p2
+            t3 = (x3[i] - c3) * p3
+            quad[i] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+        j += 4
+    while j < n_features:
+        coef = prec[j]
+        centre = mean[j]
+        for i in range(n_rows):
+            t = (Xt[j, i] - centre) * coef
+            quad[i] += t * t
+        j += 1
 
 
 # Totals are multiplied in this many products of at most _LOG_FACTORS rows each
@@ -184,12 +212,15 @@ def _sum_of_logs(total, n_rows):
 
 @numba.jit(**_REDUCE)
 def _stats_from_prob(
-    Xt, weight, has_weight, means, prob, row_max, log_background, full_scatter, acc
+    Xt, weight, has_weight, means, single_stats, prob, row_max, log_background, full_scatter, acc
 ):
     """Add one chunk's soft counts and shifted sums to ``acc``; return its log-likelihood.
 
-    ``prob`` holds exp(shifted log-densities); ``acc`` is (n_k, shift_sums, second).
-    ``log_background`` (-inf: none) adds to each row's total but to no statistic.
+    ``prob`` holds exp(shifted log-densities); ``acc`` is (n_k, shift_sums, second),
+    sums about ``means``. ``single_stats`` (float32 ``Xt`` and ``means``, diagonal
+    scatter): a chunk's sums of differences are taken in float32, then added to
+    the float64 accumulators. ``log_background`` (-inf: none) adds to each row's
+    total but to no statistic.
     """
     n_k, shift_sums, second = acc
     n_features, n_rows = Xt.shape
@@ -219,6 +250,9 @@ def _stats_from_prob(
     r = np.empty(n_rows)
     diff = np.empty((n_features, n_rows)) if full_scatter else np.empty((0, 0))
     rdiff = np.empty((n_features, n_rows)) if full_scatter else np.empty((0, 0))
+    # Diagonal sums run in the dtype of ``means``: float32 only for float32 rows.
+    r_sums = np.empty(n_rows if not full_scatter else 0, means.dtype)
+    zero = np.zeros(1, means.dtype)[0]
     for k in range(n_components):
         count = 0.0
         for i in range(n_rows):
@@ -226,18 +260,26 @@ def _stats_from_prob(
             count += r[i]
         n_k[k] += count
         if not full_scatter:
+            if count == 0.0:
+                continue
+            # float32 responsibilities are scaled to sum to 1, so that small ones
+            # do not underflow; the sums are scaled back in float64.
+            unit = count if single_stats else 1.0
+            inverse = 1.0 / unit
+            for i in range(n_rows):
+                r_sums[i] = r[i] * inverse
             # Diagonal scatter needs each difference once: no work arrays.
             for a in range(n_features):
                 centre = means[k, a]
-                first = 0.0
-                square = 0.0
+                first = zero
+                square = zero
                 for i in range(n_rows):
                     d = Xt[a, i] - centre
-                    t = r[i] * d
+                    t = r_sums[i] * d
                     first += t
                     square += t * d
-                shift_sums[k, a] += first
-                second[k, 0, a] += square
+                shift_sums[k, a] += unit * first
+                second[k, 0, a] += unit * square
             continue
         for a in range(n_features):
             centre = means[k, a]
@@ -378,20 +420,27 @@ def _exp_nonpositive(prob, n_rows, bits):
 # A float32 quadratic form at or above this may have overflowed on the way.
 _SINGLE_QUAD_LIMIT = 1e37
 
+# A diagonal scatter summed in float32 below this fraction of its sum of squared
+# differences to the centre is summed again in float64 (float32 sums carry a
+# relative rounding of about 1e-7, so such a scatter keeps about five digits).
+_SINGLE_RESOLVED = 1e-2
+
 
 @numba.jit(**_JIT)
 def _estep_block(
-    X, single, weight, has_weight, means, prec, means_x, prec_x, log_norm, full, background,
-    full_scatter, acc,
+    X, single, single_stats, weight, has_weight, means, prec, means_x, prec_x, log_norm, full,
+    background, full_scatter, acc,
 ):  # fmt: skip
     """All chunks of one block in one call: no Python (and no GIL) between chunks.
 
     ``single`` (X is float32): the quadratic forms of the log-densities, most of
     the arithmetic at larger D, are computed in float32 from ``means_x`` and
     ``prec_x``, the float32 copies of ``means`` and ``prec``; a chunk where one
-    of them overflows is computed again in float64. Everything else (the
-    exponentials, responsibilities and statistics) is float64 for either dtype:
-    float32 rows meet float64 parameters there, with no float64 copy of the chunk.
+    of them overflows is computed again in float64. ``single_stats`` (float32
+    rows, diagonal scatter): each chunk's sums of differences to ``means_x`` are
+    taken in float32. Everything else (the exponentials, responsibilities, full
+    scatter and every accumulator) is float64 for either dtype: float32 rows meet
+    float64 parameters there, with no float64 copy of the chunk.
     """
     n_rows, n_features = X.shape
     n_components = means.shape[0]
@@ -420,17 +469,19 @@ def _estep_block(
             # float64 parameters make the arithmetic float64 whatever the rows' dtype.
             _shifted_log_prob(Xt, means, prec, log_norm, full, background, np.inf, prob, row_max)
         _exp_nonpositive(prob, m, bits)
-        log_likelihood += _stats_from_prob(
-            Xt,
-            weight[start : start + m] if has_weight else weight,
-            has_weight,
-            means,
-            prob,
-            row_max,
-            background,
-            full_scatter,
-            acc,
-        )
+        rows_weight = weight[start : start + m] if has_weight else weight
+        # Two calls, not one with a conditional argument: the centres' dtype
+        # selects the compiled specialisation.
+        if single_stats:
+            log_likelihood += _stats_from_prob(
+                Xt, rows_weight, has_weight, means_x, True, prob, row_max, background,
+                full_scatter, acc,
+            )  # fmt: skip
+        else:
+            log_likelihood += _stats_from_prob(
+                Xt, rows_weight, has_weight, means, False, prob, row_max, background,
+                full_scatter, acc,
+            )  # fmt: skip
     return log_likelihood
 
 
@@ -457,9 +508,6 @@ def estep_stats(
     n_features = X.shape[1]
     n_components = means.shape[0]
     full_scatter = scatter == "full"
-    n_k = np.zeros(n_components)
-    shift_sums = np.zeros((n_components, n_features))
-    second = np.zeros((n_components, n_features if full_scatter else 1, n_features))
     background = -np.inf if log_background is None else float(log_background)
     X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
@@ -467,31 +515,53 @@ def estep_stats(
     single = X.dtype == np.float32
     means_x = means.astype(X.dtype)
     prec_x = prec.astype(X.dtype)
-    log_likelihood = _estep_block(
-        X,
-        single,
-        weight,
-        has_weight,
-        means,
-        prec,
-        means_x,
-        prec_x,
-        log_norm,
-        full,
-        background,
-        full_scatter,
-        (n_k, shift_sums, second),
-    )
-    # Re-centre at the block's means: shift m = sum r d / n, W = S - n m m^T.
+    single_stats = single and not full_scatter
+    while True:
+        n_k = np.zeros(n_components)
+        shift_sums = np.zeros((n_components, n_features))
+        second = np.zeros((n_components, n_features if full_scatter else 1, n_features))
+        log_likelihood = _estep_block(
+            X,
+            single,
+            single_stats,
+            weight,
+            has_weight,
+            means,
+            prec,
+            means_x,
+            prec_x,
+            log_norm,
+            full,
+            background,
+            full_scatter,
+            (n_k, shift_sums, second),
+        )
+        centres = means_x.astype(np.float64) if single_stats else means
+        mean_k, scatter_k = _recentre(n_k, shift_sums, second, centres, full_scatter)
+        # A float32 scatter is trusted only where it is not all but cancelled by the
+        # shift of the block's mean from the centre (a far start, or a component
+        # of repeated rows): float32 rounding of the sums would be most of it, and
+        # a zero variance could come out as rounding noise. Such a block is summed
+        # again in float64.
+        if not single_stats or not np.any(scatter_k < _SINGLE_RESOLVED * second[:, 0, :]):
+            return n_k, mean_k, scatter_k, float(log_likelihood)
+        single_stats = False
+
+
+def _recentre(n_k, shift_sums, second, centres, full_scatter):
+    """Block means and scatter matrices from sums about ``centres``.
+
+    Shift m = sum r d / n, W = S - n m m^T.
+    """
     nonzero = n_k > 0
     shift = np.divide(
         shift_sums, n_k[:, None], out=np.zeros_like(shift_sums), where=nonzero[:, None]
     )
-    mean_k = np.where(nonzero[:, None], means + shift, 0.0)
+    mean_k = np.where(nonzero[:, None], centres + shift, 0.0)
     if full_scatter:
         # The upper triangle holds the sums: mirror its strict part below.
         scatter_k = np.triu(second) + np.swapaxes(np.triu(second, 1), 1, 2)
         scatter_k -= n_k[:, None, None] * shift[:, :, None] * shift[:, None, :]
     else:
         scatter_k = second[:, 0, :] - n_k[:, None] * shift * shift
-    return n_k, mean_k, scatter_k, float(log_likelihood)
+    return mean_k, scatter_k
