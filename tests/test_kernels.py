@@ -12,6 +12,7 @@ from conftest import COVARIANCE_TYPES, mixture_data, start_params
 from gaussmix import GaussianMixture
 from gaussmix._suffstats import SuffStats
 from gaussmix.kernels import _numba, _numpy, get_kernel
+from gaussmix.kernels._lloyd import transpose_rows
 
 ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 
@@ -29,7 +30,9 @@ def random_params(rng, n_components, n_features, form):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("scatter", ["full", "diag"])
 @pytest.mark.parametrize("form", ["full", "diag"])
-@pytest.mark.parametrize(("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2), (300, 10, 3)])
+@pytest.mark.parametrize(
+    ("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2), (300, 10, 3), (1100, 18, 2)]
+)
 def test_numba_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
     rng = np.random.default_rng(n + d + k)
     X = rng.normal(size=(n, d)) * 2 + 5
@@ -77,7 +80,16 @@ def assert_single_close(X, weight, actual, expected):
 @pytest.mark.parametrize("form", ["full", "diag"])
 @pytest.mark.parametrize(
     ("n", "d", "k"),
-    [(1, 1, 1), (257, 3, 4), (100, 7, 2), (3000, 12, 5), (1, 2, 16), (500, 3, 17), (300, 10, 3)],
+    [
+        (1, 1, 1),
+        (257, 3, 4),
+        (100, 7, 2),
+        (3000, 12, 5),
+        (1, 2, 16),
+        (500, 3, 17),
+        (300, 10, 3),
+        (1100, 18, 2),
+    ],
 )
 def test_numba_float32_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
     rng = np.random.default_rng(n + d + k)
@@ -141,17 +153,18 @@ def test_numba_float32_diagonal_sums_keep_a_component_of_repeated_rows_singular(
 
 
 def test_numba_float32_diagonal_sums_of_tiny_responsibilities():
-    """A component whose responsibilities are about 1e-44 (below float32's normal
-    range) keeps its statistics to float32 precision: they are summed scaled."""
+    """A component whose responsibilities are about 1e-26 (below float32's
+    resolution next to 1, within its normal range) keeps its statistics to float32
+    precision: they are summed scaled."""
     rng = np.random.default_rng(4)
     X = (rng.normal(size=(3000, 4)) * 2 + 5).astype(np.float32)
     means, precisions, _ = random_params(rng, 3, 4, "diag")
-    # Component 2 is component 0 with e^-100 of its weight.
+    # Component 2 is component 0 with e^-60 of its weight.
     means[2], precisions[2] = means[0], precisions[0]
-    log_norm = np.array([0.0, 0.0, -100.0])
+    log_norm = np.array([0.0, 0.0, -60.0])
     expected = _numpy.estep_stats(X, None, means, precisions, log_norm, "diag", "diag")
     actual = _numba.estep_stats(X, None, means, precisions, log_norm, "diag", "diag")
-    assert 0 < expected[0][2] < 1e-38 * len(X)
+    assert 0 < expected[0][2] < 1e-26 * len(X)
     (n_k, mean_k, scatter_k, _), (n_ref, mean_ref, scatter_ref, _) = actual, expected
     np.testing.assert_allclose(n_k[2], n_ref[2], rtol=SINGLE_RTOL)
     np.testing.assert_allclose(mean_k[2], mean_ref[2], rtol=SINGLE_RTOL)
@@ -159,6 +172,28 @@ def test_numba_float32_diagonal_sums_of_tiny_responsibilities():
     second_moment = np.mean(X.astype(np.float64) ** 2, axis=0)
     error = np.abs(scatter_k[2] / n_k[2] - scatter_ref[2] / n_ref[2])
     assert np.all(error <= SINGLE_RTOL * second_moment), error / second_moment
+
+
+@pytest.mark.parametrize("form", ["full", "diag"])
+def test_numba_float32_responsibilities_below_float32_range_are_zero(form):
+    """float32 rows: a responsibility below exp(-87) of its row's largest is 0, as
+    float32's exp underflows, and not a floor value: a floor times the squared
+    distance of a far row would reach the scatter of a component far from it."""
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(3000, 4)).astype(np.float32)
+    X[10] = 1e6  # far from both components
+    means = np.array([[0.0, 0.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0]])
+    precisions = np.ones((2, 4)) if form == "diag" else np.tile(np.eye(4), (2, 1, 1))
+    # Component 1 is component 0 with e^-100 of its weight (and a shifted mean).
+    log_norm = np.array([0.0, -100.0])
+    n_k, _, scatter_k, log_likelihood = _numba.estep_stats(
+        X, None, means, precisions, log_norm, form, "diag"
+    )
+    assert n_k[1] == 0.0 and np.all(scatter_k[1] == 0.0)
+    expected = _numpy.estep_stats(X, None, means, precisions, log_norm, form, "diag")
+    np.testing.assert_allclose(n_k, expected[0], rtol=0, atol=1e-30)
+    np.testing.assert_allclose(scatter_k[0], expected[2][0], rtol=SINGLE_RTOL)
+    np.testing.assert_allclose(log_likelihood, expected[3], rtol=SINGLE_RTOL)
 
 
 def test_reference_kernel_against_scipy_densities():
@@ -438,6 +473,20 @@ def test_background_term_from_first_principles():
         np.testing.assert_allclose(a, e, rtol=1e-10)
     # What the Gaussians leave of each row is the background's share.
     np.testing.assert_allclose(weight.sum() - n_k.sum(), weight @ (background / total))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [1, 2, 3, 12, 13, 16, 18, 64])
+def test_transpose_rows_every_layout(n_features, dtype):
+    """Both layouts (eight-row blocks to 12 features, four features per sweep
+    beyond, with their remainders) copy exactly the rows asked for."""
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(50, n_features)).astype(dtype)
+    for start, n_rows in [(0, 50), (3, 21), (49, 1), (8, 0)]:
+        Xt = np.full((n_features, n_rows + 2), np.nan, dtype)
+        transpose_rows(X, start, n_rows, Xt)
+        np.testing.assert_array_equal(Xt[:, :n_rows], X[start : start + n_rows].T)
+        assert np.all(np.isnan(Xt[:, n_rows:]))
 
 
 @pytest.mark.parametrize("n_rows", [1, 63, 64, 65, 1024, 1025, 5000])

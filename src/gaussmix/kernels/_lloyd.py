@@ -33,22 +33,39 @@ def transpose_rows(X, start, n_rows, Xt):
     """``Xt[:, :n_rows] = X[start:start + n_rows].T`` in the dtype of ``Xt``.
 
     Up to 12 features, eight rows at a time (a few cache lines read, eight
-    contiguous values written per feature: 0.4-0.8 ns per value); wider rows
-    feature by feature, with contiguous writes and strided reads (about 1 ns per
-    value, where the eight-row blocks are slower). Either is 3-5x faster than
-    NumPy's transposed copy.
+    contiguous values written per feature: 0.4-0.8 ns per value). Wider rows go
+    four features per sweep down the rows: each row's cache line is read once per
+    four features rather than once per feature, and only four output rows are
+    written at a time (eight-row blocks write one line per feature, and output
+    rows 4 KiB apart then evict each other from L1). 2-3x faster than a feature
+    per sweep at 16-64 features; either is several times faster than NumPy's
+    transposed copy.
     """
     n_features = X.shape[1]
-    i0 = 0
     if 3 <= n_features <= 12:
+        i0 = 0
         while i0 + 8 <= n_rows:
             for a in range(n_features):
                 for i in range(8):
                     Xt[a, i0 + i] = X[start + i0 + i, a]
             i0 += 8
-    for a in range(n_features):
-        for i in range(i0, n_rows):
+        for a in range(n_features):
+            for i in range(i0, n_rows):
+                Xt[a, i] = X[start + i, a]
+        return
+    a = 0
+    while a + 4 <= n_features:
+        for i in range(n_rows):
+            row = start + i
+            Xt[a, i] = X[row, a]
+            Xt[a + 1, i] = X[row, a + 1]
+            Xt[a + 2, i] = X[row, a + 2]
+            Xt[a + 3, i] = X[row, a + 3]
+        a += 4
+    while a < n_features:
+        for i in range(n_rows):
             Xt[a, i] = X[start + i, a]
+        a += 1
 
 
 @numba.jit(**_JIT)

@@ -4,11 +4,13 @@ A row block is processed in one call (no Python, so no GIL, between its chunks),
 chunk by chunk, each chunk laid out column-wise (features x rows) so that every
 inner loop runs across rows and compiles to SIMD instructions:
 
-1. ``_shifted_log_prob``: for each component, the quadratic form of every row
-   (differences ``x - mean_k`` whitened by the upper-triangular precision factor)
-   and the log-densities, shifted by each row's maximum and floored at -700;
-2. ``_exp_nonpositive``: their exponentials, vectorised (numba's own ``exp`` is a
-   scalar call);
+1. ``_log_prob``: for each component, the quadratic form of every row
+   (differences ``x - mean_k`` whitened by the upper-triangular precision factor),
+   the log-densities and each row's maximum;
+2. ``_exp_shifted``: the exponentials of the log-densities shifted by the row's
+   maximum, vectorised (numba's own ``exp`` is a scalar call); float32 rows get
+   ``_exp_shifted_single``, the same in float32 (as scikit-learn computes their
+   responsibilities), with the shift itself taken in float64;
 3. ``_stats_from_prob``: responsibilities, soft counts, and the sums
    ``sum r d`` and ``sum r d d^T`` of the differences ``d = x - mean_k`` to the
    current means.
@@ -17,12 +19,12 @@ Sums about the current means add up exactly across chunks. At the end of the
 block they are re-centred at the block's own means, ``W = S - n m m^T``; the
 current mean is close to the block's mean for its component, so no digits are
 lost in practice. For float32 rows the quadratic forms of step 1 (most of the
-arithmetic at larger D) are computed in float32, as scikit-learn computes them for
-float32 data, and so are each chunk's diagonal sums of step 3, from
-responsibilities scaled to sum to one (so that none underflows); a block whose
-float32 diagonal scatter is all but cancelled by the shift of its means (a far
-start, repeated rows) is summed again in float64. Everything else, and every sum
-across chunks, is float64.
+arithmetic at larger D) and the exponentials of step 2 are computed in float32, as
+scikit-learn computes them for float32 data, and so are each chunk's diagonal sums
+of step 3, from responsibilities scaled to sum to one (so that none underflows); a
+block whose float32 diagonal scatter is all but cancelled by the shift of its means
+(a far start, repeated rows) is summed again in float64. Everything else, and every
+sum across chunks, is float64.
 
 All jitted functions are ``nogil`` so blocks can run on threads, and ``cache``
 so a second process pays no compile time. The log-densities are computed with
@@ -103,8 +105,8 @@ def _whitened_squares(Xt, mean, prec_chol, diff, y, quad):
 
 
 @numba.jit(**_JIT)
-def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, limit, out, row_max):
-    """``out[k, i]``: log weight_k + log N(x_i | k) minus its maximum over k.
+def _log_prob(Xt, means, prec_chol, log_norm, full, log_background, limit, out, row_max):
+    """``out[k, i]``: log weight_k + log N(x_i | k); ``row_max[i]``: its maximum over k.
 
     The maximum includes ``log_background`` (-inf when there is none), the
     log-density of an extra component that is the same for every row. The
@@ -145,9 +147,6 @@ def _shifted_log_prob(Xt, means, prec_chol, log_norm, full, log_background, limi
             value = base - 0.5 * min(np.float64(quad[i]), _QUAD_MAX)
             out[k, i] = value
             row_max[i] = max(row_max[i], value)
-    for k in range(n_components):
-        for i in range(n_rows):
-            out[k, i] = max(out[k, i] - row_max[i], _LOG_PROB_FLOOR)
     return n_over
 
 
@@ -389,13 +388,18 @@ _LN2_LO = 1.90821492927058770002e-10
 
 
 @numba.jit(**{**_JIT, "fastmath": {"contract"}})
-def _exp_nonpositive(prob, n_rows, bits):
-    """``prob[:, :n_rows] = exp(prob[:, :n_rows])`` for values in [-745, 0]."""
+def _exp_shifted(log_prob, row_max, n_rows, prob, bits):
+    """``prob[k, i] = exp(max(log_prob[k, i] - row_max[i], _LOG_PROB_FLOOR))``, float64.
+
+    ``prob`` may be ``log_prob`` itself. The shift and the exponential share one
+    sweep over the values.
+    """
     scale = bits.view(np.float64)
     for k in range(prob.shape[0]):
+        source = log_prob[k]
         row = prob[k]
         for i in range(n_rows):
-            x = row[i]
+            x = max(source[i] - row_max[i], _LOG_PROB_FLOOR)
             n = math.floor(x * _LOG2E + 0.5)
             r = (x - n * _LN2_HI) - n * _LN2_LO
             p = 1.0 / 6227020800.0
@@ -413,6 +417,59 @@ def _exp_nonpositive(prob, n_rows, bits):
             p = p * r + 1.0
             row[i] = p * r + 1.0
             bits[i] = (np.int64(n) + 1023) << 52
+        for i in range(n_rows):
+            row[i] *= scale[i]
+
+
+# The float32 twin: 2^n from float32 exponent bits. float32 holds no normal
+# number below exp(-87.3), so shifted values below -87 give exactly 0, as
+# float32's exp itself underflows (not a floor: a floored weight of 1.6e-38 times
+# the squared distance of a far row could reach any size). Such a responsibility
+# is below float32's resolution next to the row's largest, 1.
+# ln 2 = _LN2_HI_SINGLE + _LN2_LO_SINGLE with an 11-bit high part, so n ln 2_hi is
+# exact for every |n| <= 126; exp(r) by its Taylor series to degree 7 (truncation
+# below 1e-8 relative, under one float32 ulp).
+_LOG_PROB_FLOOR_SINGLE = -87.0
+_LOG2E_SINGLE = np.float32(_LOG2E)
+_LN2_HI_SINGLE = np.float32(0.693359375)
+_LN2_LO_SINGLE = np.float32(-2.12194440e-4)
+_HALF_SINGLE = np.float32(0.5)
+_INV_FACTORIALS_SINGLE = tuple(np.float32(1.0 / math.factorial(j)) for j in range(8))
+
+
+@numba.jit(**{**_JIT, "fastmath": {"contract"}})
+def _exp_shifted_single(log_prob, row_max, n_rows, prob, bits):
+    """``prob[k, i] = exp(log_prob[k, i] - row_max[i])`` in float32, 0 below exp(-87).
+
+    The shift is taken in float64, so a value keeps its digits whatever the size
+    of the log-densities; only the exponential of the (at most 87 in magnitude)
+    shifted value is float32: twice the lanes of float64 per vector, and half the
+    polynomial. Within 1 ulp (float32) of exp on [-16, 0], and within the float32
+    rounding of the shifted value (|x| * 6e-8 relative) below.
+    """
+    c0, c1, c2, c3, c4, c5, c6, c7 = _INV_FACTORIALS_SINGLE
+    scale = bits.view(np.float32)
+    for k in range(prob.shape[0]):
+        source = log_prob[k]
+        row = prob[k]
+        for i in range(n_rows):
+            shifted = source[i] - row_max[i]
+            x = np.float32(max(shifted, _LOG_PROB_FLOOR_SINGLE))
+            # np.floor keeps float32 (math.floor would return an integer and
+            # promote the reduction to float64).
+            n = np.floor(x * _LOG2E_SINGLE + _HALF_SINGLE)
+            r = (x - n * _LN2_HI_SINGLE) - n * _LN2_LO_SINGLE
+            p = c7
+            p = p * r + c6
+            p = p * r + c5
+            p = p * r + c4
+            p = p * r + c3
+            p = p * r + c2
+            p = p * r + c1
+            row[i] = p * r + c0
+            # A zero scale (all exponent bits clear) flushes values below the floor.
+            exponent = (np.int32(n) + np.int32(127)) << np.int32(23)
+            bits[i] = exponent if shifted > _LOG_PROB_FLOOR_SINGLE else np.int32(0)
         for i in range(n_rows):
             row[i] *= scale[i]
 
@@ -445,9 +502,11 @@ def _estep_block(
     n_rows, n_features = X.shape
     n_components = means.shape[0]
     chunk = min(_CHUNK_ROWS, max(n_rows, 1))
-    prob = np.empty((n_components, chunk))
+    log_prob = np.empty((n_components, chunk))
+    prob = np.empty((n_components, chunk), X.dtype)
     row_max = np.empty(chunk)
     bits = np.empty(chunk, dtype=np.int64)
+    bits_single = np.empty(chunk, dtype=np.int32)
     Xt = np.empty((n_features, chunk), X.dtype)
     log_likelihood = 0.0
     for start in range(0, n_rows, chunk):
@@ -455,20 +514,25 @@ def _estep_block(
         if m < chunk:
             # The kernels are compiled for contiguous arrays: a short last chunk
             # gets arrays of its own size.
-            prob = np.empty((n_components, m))
+            log_prob = np.empty((n_components, m))
+            prob = np.empty((n_components, m), X.dtype)
             row_max = np.empty(m)
             Xt = np.empty((n_features, m), X.dtype)
         transpose_rows(X, start, m, Xt)
         done = False
         if single:
-            over = _shifted_log_prob(
-                Xt, means_x, prec_x, log_norm, full, background, _SINGLE_QUAD_LIMIT, prob, row_max
-            )
+            over = _log_prob(
+                Xt, means_x, prec_x, log_norm, full, background, _SINGLE_QUAD_LIMIT, log_prob,
+                row_max,
+            )  # fmt: skip
             done = over == 0
         if not done:
             # float64 parameters make the arithmetic float64 whatever the rows' dtype.
-            _shifted_log_prob(Xt, means, prec, log_norm, full, background, np.inf, prob, row_max)
-        _exp_nonpositive(prob, m, bits)
+            _log_prob(Xt, means, prec, log_norm, full, background, np.inf, log_prob, row_max)
+        if single:
+            _exp_shifted_single(log_prob, row_max, m, prob, bits_single)
+        else:
+            _exp_shifted(log_prob, row_max, m, prob, bits)
         rows_weight = weight[start : start + m] if has_weight else weight
         # Two calls, not one with a conditional argument: the centres' dtype
         # selects the compiled specialisation.
@@ -483,6 +547,64 @@ def _estep_block(
                 full_scatter, acc,
             )  # fmt: skip
     return log_likelihood
+
+
+@numba.jit(**_JIT)
+def _block_stats(
+    X, single, weight, has_weight, means, prec, means_x, prec_x, log_norm, full, background,
+    full_scatter,
+):  # fmt: skip
+    """A block's soft counts, means, scatter (K, D or 1, D) and log-likelihood.
+
+    One call per block (the Python around a block costs as much as the kernel on
+    a few thousand rows). A float32 diagonal scatter is trusted only where it is
+    not all but cancelled by the shift of the block's mean from the centre (a far
+    start, or a component of repeated rows): float32 rounding of the sums would be
+    most of it, and a zero variance could come out as rounding noise. Such a block
+    is summed again in float64.
+    """
+    n_components, n_features = means.shape
+    single_stats = single and not full_scatter
+    while True:
+        n_k = np.zeros(n_components)
+        shift_sums = np.zeros((n_components, n_features))
+        second = np.zeros((n_components, n_features if full_scatter else 1, n_features))
+        log_likelihood = _estep_block(
+            X, single, single_stats, weight, has_weight, means, prec, means_x, prec_x,
+            log_norm, full, background, full_scatter, (n_k, shift_sums, second),
+        )  # fmt: skip
+        centres = means_x.astype(np.float64) if single_stats else means.copy()
+        mean_k, scatter_k = _recentre(n_k, shift_sums, second, centres, full_scatter)
+        if not single_stats or not np.any(scatter_k[:, 0, :] < _SINGLE_RESOLVED * second[:, 0, :]):
+            return n_k, mean_k, scatter_k, log_likelihood
+        single_stats = False
+
+
+@numba.jit(**_JIT)
+def _recentre(n_k, shift_sums, second, centres, full_scatter):
+    """Block means and scatter matrices from sums about ``centres``.
+
+    Shift m = sum r d / n, W = S - n m m^T; the full sums fill the upper
+    triangle, mirrored below. A component with no weight has mean 0.
+    """
+    n_components, n_features = shift_sums.shape
+    mean_k = np.zeros((n_components, n_features))
+    shift = np.zeros(n_features)
+    scatter_k = np.empty_like(second)
+    for k in range(n_components):
+        count = n_k[k]
+        for a in range(n_features):
+            shift[a] = shift_sums[k, a] / count if count > 0 else 0.0
+            mean_k[k, a] = centres[k, a] + shift[a] if count > 0 else 0.0
+        if full_scatter:
+            for a in range(n_features):
+                for b in range(n_features):
+                    sums = second[k, a, b] if a <= b else second[k, b, a]
+                    scatter_k[k, a, b] = sums - count * shift[a] * shift[b]
+        else:
+            for a in range(n_features):
+                scatter_k[k, 0, a] = second[k, 0, a] - count * shift[a] * shift[a]
+    return mean_k, scatter_k
 
 
 def _as_kernel_precisions(precisions_chol: np.ndarray, form: str) -> tuple[np.ndarray, bool]:
@@ -505,63 +627,23 @@ def estep_stats(
     prec, full = _as_kernel_precisions(precisions_chol, form)
     has_weight = sample_weight is not None
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
-    n_features = X.shape[1]
-    n_components = means.shape[0]
     full_scatter = scatter == "full"
     background = -np.inf if log_background is None else float(log_background)
     X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    single = X.dtype == np.float32
-    means_x = means.astype(X.dtype)
-    prec_x = prec.astype(X.dtype)
-    single_stats = single and not full_scatter
-    while True:
-        n_k = np.zeros(n_components)
-        shift_sums = np.zeros((n_components, n_features))
-        second = np.zeros((n_components, n_features if full_scatter else 1, n_features))
-        log_likelihood = _estep_block(
-            X,
-            single,
-            single_stats,
-            weight,
-            has_weight,
-            means,
-            prec,
-            means_x,
-            prec_x,
-            log_norm,
-            full,
-            background,
-            full_scatter,
-            (n_k, shift_sums, second),
-        )
-        centres = means_x.astype(np.float64) if single_stats else means
-        mean_k, scatter_k = _recentre(n_k, shift_sums, second, centres, full_scatter)
-        # A float32 scatter is trusted only where it is not all but cancelled by the
-        # shift of the block's mean from the centre (a far start, or a component
-        # of repeated rows): float32 rounding of the sums would be most of it, and
-        # a zero variance could come out as rounding noise. Such a block is summed
-        # again in float64.
-        if not single_stats or not np.any(scatter_k < _SINGLE_RESOLVED * second[:, 0, :]):
-            return n_k, mean_k, scatter_k, float(log_likelihood)
-        single_stats = False
-
-
-def _recentre(n_k, shift_sums, second, centres, full_scatter):
-    """Block means and scatter matrices from sums about ``centres``.
-
-    Shift m = sum r d / n, W = S - n m m^T.
-    """
-    nonzero = n_k > 0
-    shift = np.divide(
-        shift_sums, n_k[:, None], out=np.zeros_like(shift_sums), where=nonzero[:, None]
+    n_k, mean_k, scatter_k, log_likelihood = _block_stats(
+        X,
+        X.dtype == np.float32,
+        weight,
+        has_weight,
+        means,
+        prec,
+        means.astype(X.dtype, copy=False),
+        prec.astype(X.dtype, copy=False),
+        log_norm,
+        full,
+        background,
+        full_scatter,
     )
-    mean_k = np.where(nonzero[:, None], centres + shift, 0.0)
-    if full_scatter:
-        # The upper triangle holds the sums: mirror its strict part below.
-        scatter_k = np.triu(second) + np.swapaxes(np.triu(second, 1), 1, 2)
-        scatter_k -= n_k[:, None, None] * shift[:, :, None] * shift[:, None, :]
-    else:
-        scatter_k = second[:, 0, :] - n_k[:, None] * shift * shift
-    return mean_k, scatter_k
+    return n_k, mean_k, scatter_k if full_scatter else scatter_k[:, 0, :], float(log_likelihood)
