@@ -20,11 +20,12 @@ block they are re-centred at the block's own means, ``W = S - n m m^T``; the
 current mean is close to the block's mean for its component, so no digits are
 lost in practice. For float32 rows the quadratic forms of step 1 (most of the
 arithmetic at larger D) and the exponentials of step 2 are computed in float32, as
-scikit-learn computes them for float32 data, and so are each chunk's diagonal sums
-of step 3, from responsibilities scaled to sum to one (so that none underflows); a
-block whose float32 diagonal scatter is all but cancelled by the shift of its means
-(a far start, repeated rows) is summed again in float64. Everything else, and every
-sum across chunks, is float64.
+scikit-learn computes them for float32 data, and so are each chunk's soft counts
+and diagonal sums of step 3 (with sample weights, from responsibilities scaled to
+sum to one, so that no weight overflows or underflows them); a block whose float32
+diagonal scatter is all but cancelled by the shift of its means (a far start,
+repeated rows) is summed again in float64. Everything else, and every sum across
+chunks, is float64.
 
 All jitted functions are ``nogil`` so blocks can run on threads, and ``cache``
 so a second process pays no compile time. The log-densities are computed with
@@ -46,7 +47,9 @@ from ._numpy import QUAD_MAX
 
 __all__ = ["estep_stats"]
 
-_JIT = {"nogil": True, "cache": True, "nopython": True}
+# IEEE division (no zero-division check, which would keep loops with a division
+# from vectorising): no kernel divides by zero on purpose.
+_JIT = {"nogil": True, "cache": True, "nopython": True, "error_model": "numpy"}
 _REDUCE = {**_JIT, "fastmath": {"reassoc", "contract"}}
 _QUAD_MAX = QUAD_MAX
 
@@ -211,29 +214,33 @@ def _sum_of_logs(total, n_rows):
 
 @numba.jit(**_REDUCE)
 def _stats_from_prob(
-    Xt, weight, has_weight, means, single_stats, prob, row_max, log_background, full_scatter, acc
-):
+    Xt, weight, has_weight, means, single_stats, prob, row_max, log_background, full_scatter, acc,
+    work,
+):  # fmt: skip
     """Add one chunk's soft counts and shifted sums to ``acc``; return its log-likelihood.
 
     ``prob`` holds exp(shifted log-densities); ``acc`` is (n_k, shift_sums, second),
     sums about ``means``. ``single_stats`` (float32 ``Xt`` and ``means``, diagonal
-    scatter): a chunk's sums of differences are taken in float32, then added to
-    the float64 accumulators. ``log_background`` (-inf: none) adds to each row's
-    total but to no statistic.
+    scatter): a chunk's sums of differences (and, without weights, its soft
+    counts) are taken in float32, then added to the float64 accumulators.
+    ``log_background`` (-inf: none) adds to each row's total but to no statistic.
+    ``work`` holds the block's work arrays (see ``_work_arrays``), allocated once
+    per block rather than once per chunk.
     """
     n_k, shift_sums, second = acc
+    total, row_scale, r, scale_x, r_x, zero, diff, rdiff = work
     n_features, n_rows = Xt.shape
     n_components = means.shape[0]
-    total = np.zeros(n_rows)
     if log_background > -np.inf:
         for i in range(n_rows):
             total[i] = math.exp(log_background - row_max[i])
+    else:
+        total[:n_rows] = 0.0
     for k in range(n_components):
         for i in range(n_rows):
             total[i] += prob[k, i]
     # Responsibilities are prob / total (not exp(log p - logsumexp)): rows far from
     # every component would otherwise absorb log K and not sum to one.
-    row_scale = np.empty(n_rows)
     log_likelihood = 0.0
     if has_weight:
         for i in range(n_rows):
@@ -246,12 +253,21 @@ def _stats_from_prob(
             row_scale[i] = 1.0 / total[i]
             log_likelihood += row_max[i]
         log_likelihood += _sum_of_logs(total, n_rows)
-    r = np.empty(n_rows)
-    diff = np.empty((n_features, n_rows)) if full_scatter else np.empty((0, 0))
-    rdiff = np.empty((n_features, n_rows)) if full_scatter else np.empty((0, 0))
-    # Diagonal sums run in the dtype of ``means``: float32 only for float32 rows.
-    r_sums = np.empty(n_rows if not full_scatter else 0, means.dtype)
-    zero = np.zeros(1, means.dtype)[0]
+    if single_stats and not has_weight:
+        # Unweighted float32 responsibilities lie in [0, 1] and need no scaling
+        # (one that underflows is below float32's resolution of its component's
+        # sums): counts and sums of each chunk in float32, as scikit-learn's.
+        for i in range(n_rows):
+            scale_x[i] = row_scale[i]
+        for k in range(n_components):
+            count = zero
+            for i in range(n_rows):
+                r_x[i] = prob[k, i] * scale_x[i]
+                count += r_x[i]
+            n_k[k] += count
+            if count > 0.0:
+                _diagonal_sums(Xt, means[k], r_x, zero, 1.0, shift_sums[k], second[k, 0])
+        return log_likelihood
     for k in range(n_components):
         count = 0.0
         for i in range(n_rows):
@@ -261,24 +277,15 @@ def _stats_from_prob(
         if not full_scatter:
             if count == 0.0:
                 continue
-            # float32 responsibilities are scaled to sum to 1, so that small ones
-            # do not underflow; the sums are scaled back in float64.
-            unit = count if single_stats else 1.0
-            inverse = 1.0 / unit
-            for i in range(n_rows):
-                r_sums[i] = r[i] * inverse
-            # Diagonal scatter needs each difference once: no work arrays.
-            for a in range(n_features):
-                centre = means[k, a]
-                first = zero
-                square = zero
+            if single_stats:
+                # float32 responsibilities are scaled to sum to 1, so that small ones
+                # do not underflow; the sums are scaled back in float64.
+                inverse = 1.0 / count
                 for i in range(n_rows):
-                    d = Xt[a, i] - centre
-                    t = r_sums[i] * d
-                    first += t
-                    square += t * d
-                shift_sums[k, a] += unit * first
-                second[k, 0, a] += unit * square
+                    r_x[i] = r[i] * inverse
+                _diagonal_sums(Xt, means[k], r_x, zero, count, shift_sums[k], second[k, 0])
+            else:
+                _diagonal_sums(Xt, means[k], r, 0.0, 1.0, shift_sums[k], second[k, 0])
             continue
         for a in range(n_features):
             centre = means[k, a]
@@ -292,6 +299,29 @@ def _stats_from_prob(
             shift_sums[k, a] += first
         _add_scatter(rdiff, diff, second[k])
     return log_likelihood
+
+
+@numba.jit(**_REDUCE)
+def _diagonal_sums(Xt, centre, weight, zero, unit, shift_sums, second):
+    """``shift_sums += unit sum_i w_i d_i``, ``second += unit sum_i w_i d_i^2`` per feature.
+
+    ``d = x - centre``; the sums over the chunk run in the dtype of ``weight`` and
+    ``zero`` (float32 for float32 rows' scaled responsibilities), ``unit`` scales
+    them back in float64. The diagonal scatter needs each difference once: no
+    work arrays.
+    """
+    n_features, n_rows = Xt.shape
+    for a in range(n_features):
+        c = centre[a]
+        first = zero
+        square = zero
+        for i in range(n_rows):
+            d = Xt[a, i] - c
+            t = weight[i] * d
+            first += t
+            square += t * d
+        shift_sums[a] += unit * first
+        second[a] += unit * square
 
 
 @numba.jit(**_REDUCE)
@@ -484,6 +514,27 @@ _SINGLE_RESOLVED = 1e-2
 
 
 @numba.jit(**_JIT)
+def _work_arrays(n_rows, n_features, full_scatter, dtype):
+    """``_stats_from_prob``'s work arrays for chunks of ``n_rows`` rows.
+
+    (row totals, row scales, responsibilities, row scales and responsibilities
+    in ``dtype``, a zero of ``dtype``, and for the full scatter the differences
+    and weighted differences, features x rows).
+    """
+    scatter_rows = n_rows if full_scatter else 0
+    return (
+        np.empty(n_rows),
+        np.empty(n_rows),
+        np.empty(n_rows),
+        np.empty(n_rows, dtype),
+        np.empty(n_rows, dtype),
+        np.zeros(1, dtype)[0],
+        np.empty((n_features if full_scatter else 0, scatter_rows)),
+        np.empty((n_features if full_scatter else 0, scatter_rows)),
+    )
+
+
+@numba.jit(**_JIT)
 def _estep_block(
     X, single, single_stats, weight, has_weight, means, prec, means_x, prec_x, log_norm, full,
     background, full_scatter, acc,
@@ -508,6 +559,7 @@ def _estep_block(
     bits = np.empty(chunk, dtype=np.int64)
     bits_single = np.empty(chunk, dtype=np.int32)
     Xt = np.empty((n_features, chunk), X.dtype)
+    work = _work_arrays(chunk, n_features, full_scatter, X.dtype)
     log_likelihood = 0.0
     for start in range(0, n_rows, chunk):
         m = min(chunk, n_rows - start)
@@ -518,6 +570,7 @@ def _estep_block(
             prob = np.empty((n_components, m), X.dtype)
             row_max = np.empty(m)
             Xt = np.empty((n_features, m), X.dtype)
+            work = _work_arrays(m, n_features, full_scatter, X.dtype)
         transpose_rows(X, start, m, Xt)
         done = False
         if single:
@@ -539,12 +592,12 @@ def _estep_block(
         if single_stats:
             log_likelihood += _stats_from_prob(
                 Xt, rows_weight, has_weight, means_x, True, prob, row_max, background,
-                full_scatter, acc,
+                full_scatter, acc, work,
             )  # fmt: skip
         else:
             log_likelihood += _stats_from_prob(
                 Xt, rows_weight, has_weight, means, False, prob, row_max, background,
-                full_scatter, acc,
+                full_scatter, acc, work,
             )  # fmt: skip
     return log_likelihood
 
