@@ -85,20 +85,22 @@ def test_label_stats_twins(n_features, scatter, weighted):
     assert got[0][4] == 0.0
 
 
-# 3 features for 3 candidates run across transposed chunks, 12 row by row.
+# 3 features for 3 candidates run across transposed chunks, 12 row by row (five
+# candidates: four in one sweep, and one more).
 @pytest.mark.parametrize("n_features", [3, 12])
+@pytest.mark.parametrize("picked", [[3, 10, 500], [3, 10, 500, 7, 2000]])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_candidate_distances_twins(n_features, weighted):
+def test_candidate_distances_twins(n_features, picked, weighted):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(2999, n_features))
     weight = rng.uniform(0.1, 2.0, 2999) if weighted else None
     closest = rng.uniform(0.0, 5.0, 2999)
-    candidates = X[[3, 10, 500]]
+    candidates = X[picked]
     d, pots = NUMBA.candidate_distances(X, weight, closest, candidates)
     d_ref, pots_ref = _numpy.candidate_distances(X, weight, closest, candidates)
     np.testing.assert_allclose(d, d_ref, rtol=1e-13)
     np.testing.assert_allclose(pots, pots_ref, rtol=1e-12)
-    assert np.all(d[:, [3, 10, 500]].diagonal() == 0.0)
+    assert np.all(d[:, picked].diagonal() == 0.0)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
