@@ -46,10 +46,10 @@ def test_numba_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
     np.testing.assert_allclose(actual[3], expected[3], rtol=1e-12)
 
 
-#: The quadratic forms of float32 rows, and their diagonal statistics within a
-#: chunk, are computed in float32 (soft counts, full scatter and every sum across
-#: chunks in float64): agreement with the float64 reference to a few float32 roundings of
-#: the statistics' natural scale.
+#: The quadratic forms of float32 rows, their exponentials and their diagonal
+#: statistics within a chunk are computed in float32 (full scatter and every sum
+#: across chunks in float64): agreement with the float64 reference to a few
+#: float32 roundings of the statistics' natural scale.
 SINGLE_RTOL = 1e-5
 
 
@@ -130,13 +130,17 @@ def test_numba_float32_kernel_falls_back_to_float64_on_overflow(form):
             np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-6 * np.abs(e).max())
 
 
-def test_numba_float32_diagonal_sums_keep_a_component_of_repeated_rows_singular():
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("scatter", ["diag", "full"])
+def test_numba_float32_sums_keep_a_component_of_repeated_rows_singular(scatter, weighted):
     """Repeated rows far from their component's centre: float32 sums would leave
     a variance of rounding noise (about 1e-7 of the squared distance), which the
-    singularity checks would take for a real one. Such a block is summed in float64."""
+    singularity checks would take for a real one. Such a block is summed in float64
+    (the full scatter always is)."""
     rng = np.random.default_rng(3)
     X = np.vstack([rng.normal(size=(2000, 3)), np.tile([[40.0, -25.0, 31.0]], (3000, 1))])
     X = X.astype(np.float32)
+    weight = rng.uniform(0.5, 2.0, len(X)) if weighted else None
     means = np.array([[0.0, 0.0, 0.0], [37.3, -21.9, 28.4]])
     precisions = np.array([[1.0, 1.0, 1.0], [0.2, 0.2, 0.2]])
     log_norm = np.zeros(2)
@@ -145,11 +149,14 @@ def test_numba_float32_diagonal_sums_keep_a_component_of_repeated_rows_singular(
         ("full", precisions[:, None, :] * np.eye(3)),
     ):
         n_k, mean_k, scatter_k, _ = _numba.estep_stats(
-            X, None, means, precisions_x, log_norm, form_x, "diag"
+            X, weight, means, precisions_x, log_norm, form_x, scatter
         )
-        squared_shift = n_k[1] * (X[-1].astype(np.float64) - means[1]) ** 2
+        shift = X[-1].astype(np.float64) - means[1]
+        squared_shift = n_k[1] * np.outer(shift, shift)
         np.testing.assert_allclose(mean_k[1], X[-1], rtol=1e-12)
-        assert np.all(np.abs(scatter_k[1]) <= 1e-12 * squared_shift)
+        if scatter == "diag":
+            squared_shift = np.diagonal(squared_shift)
+        assert np.all(np.abs(scatter_k[1]) <= 1e-12 * np.abs(squared_shift))
 
 
 def test_numba_float32_diagonal_sums_of_tiny_responsibilities():
