@@ -101,17 +101,18 @@ def test_numba_float32_kernel_matches_numpy_reference(n, d, k, form, scatter, we
     assert_single_close(X, weight, actual, expected)
 
 
+@pytest.mark.parametrize("n_features", [4, 6])
 @pytest.mark.parametrize("form", ["full", "diag"])
-def test_numba_float32_kernel_falls_back_to_float64_on_overflow(form):
+def test_numba_float32_kernel_falls_back_to_float64_on_overflow(form, n_features):
     """A chunk whose float32 quadratic form overflows (float32 stops at 3.4e38) is
     computed again in float64: far rows with large precisions, at about 1e50."""
     rng = np.random.default_rng(5)
-    X = (rng.normal(size=(3000, 4)) * 2 + 5).astype(np.float32)
+    X = (rng.normal(size=(3000, n_features)) * 2 + 5).astype(np.float32)
     # Far rows in two chunks, one of them the short last chunk.
     X[7] = 1e15
     X[2990, 1] = -3e14
     # 16 components: float32 quadratic forms for both forms.
-    means, precisions, log_norm = random_params(rng, 16, 4, form)
+    means, precisions, log_norm = random_params(rng, 16, n_features, form)
     # Parameters the float32 path holds exactly: with these precisions, rounding the
     # means to float32 would move the far rows by many standard deviations.
     means = means.astype(np.float32).astype(np.float64)
