@@ -20,12 +20,12 @@ block they are re-centred at the block's own means, ``W = S - n m m^T``; the
 current mean is close to the block's mean for its component, so no digits are
 lost in practice. For float32 rows the quadratic forms of step 1 (most of the
 arithmetic at larger D) and the exponentials of step 2 are computed in float32, as
-scikit-learn computes them for float32 data, and so are each chunk's soft counts
-and diagonal sums of step 3 (with sample weights, from responsibilities scaled to
-sum to one, so that no weight overflows or underflows them); a block whose float32
-diagonal scatter is all but cancelled by the shift of its means (a far start,
-repeated rows) is summed again in float64. Everything else, and every sum across
-chunks, is float64.
+scikit-learn computes them for float32 data, and for diagonal models so are each
+chunk's soft counts and sums of step 3 (with sample weights, from responsibilities
+scaled to sum to one, so that no weight overflows or underflows them); a block whose
+float32 diagonal scatter is all but cancelled by the shift of its means (a far
+start, repeated rows) is summed again in float64. Everything else (the full scatter
+among it), and every sum across chunks, is float64.
 
 All jitted functions are ``nogil`` so blocks can run on threads, and ``cache``
 so a second process pays no compile time. The log-densities are computed with
@@ -512,8 +512,8 @@ def _exp_shifted_single(log_prob, row_max, n_rows, prob, bits):
     The shift is taken in float64, so a value keeps its digits whatever the size
     of the log-densities; only the exponential of the (at most 87 in magnitude)
     shifted value is float32: twice the lanes of float64 per vector, and half the
-    polynomial. Within 1 ulp (float32) of exp on [-16, 0], and within the float32
-    rounding of the shifted value (|x| * 6e-8 relative) below.
+    polynomial. Within 1 ulp (float32) of the exponential of the float32-rounded
+    shifted value on (-87, 0]; that rounding adds at most |x| * 6e-8 relative.
     """
     c0, c1, c2, c3, c4, c5, c6, c7 = _INV_FACTORIALS_SINGLE
     scale = bits.view(np.float32)
