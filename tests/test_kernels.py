@@ -163,7 +163,7 @@ def test_numba_float32_sums_keep_a_component_of_repeated_rows_singular(scatter, 
 def test_numba_float32_diagonal_sums_of_tiny_responsibilities():
     """A component whose responsibilities are about 1e-26 (below float32's
     resolution next to 1, within its normal range) keeps its statistics to float32
-    precision: they are summed scaled."""
+    precision."""
     rng = np.random.default_rng(4)
     X = (rng.normal(size=(3000, 4)) * 2 + 5).astype(np.float32)
     means, precisions, _ = random_params(rng, 3, 4, "diag")

@@ -316,8 +316,9 @@ def _stats_from_prob(
             if count == 0.0:
                 continue
             if single_stats:
-                # float32 responsibilities are scaled to sum to 1, so that small ones
-                # do not underflow; the sums are scaled back in float64.
+                # Weighted float32 responsibilities are scaled to sum to 1, so that
+                # no weight overflows or underflows them; the sums are scaled back
+                # in float64.
                 inverse = 1.0 / count
                 for i in range(n_rows):
                     r_x[i] = r[i] * inverse
@@ -344,8 +345,8 @@ def _diagonal_sums(Xt, centre, weight, zero, unit, shift_sums, second):
     """``shift_sums += unit sum_i w_i d_i``, ``second += unit sum_i w_i d_i^2`` per feature.
 
     ``d = x - centre``; the sums over the chunk run in the dtype of ``weight`` and
-    ``zero`` (float32 for float32 rows' scaled responsibilities), ``unit`` scales
-    them back in float64. The diagonal scatter needs each difference once: no
+    ``zero`` (float32 for float32 rows' responsibilities), ``unit`` scales them
+    back in float64. The diagonal scatter needs each difference once: no
     work arrays.
     """
     n_features, n_rows = Xt.shape
