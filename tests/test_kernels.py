@@ -402,20 +402,36 @@ def _square(x):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_no_n_by_k_array_outside_one_block(monkeypatch):
-    """The kernels never see more rows than a block, so work arrays stay block-sized."""
+    """The NumPy kernel never sees more rows than a block, so its arrays stay block-sized."""
     X, _ = mixture_data(5000, 2, 4, seed=3)
     seen = []
-    original = _numba.estep_stats
+    original = _numpy.estep_stats
 
     def spy(X_block, *args):
         seen.append(X_block.shape[0])
         return original(X_block, *args)
 
-    monkeypatch.setattr(_numba, "estep_stats", spy)
-    monkeypatch.setattr("gaussmix.kernels._numba.estep_stats", spy)
-    GaussianMixture(4, block_size=512, random_state=0, max_iter=3, tol=0).fit(X)
+    monkeypatch.setattr(_numpy, "estep_stats", spy)
+    GaussianMixture(4, block_size=512, random_state=0, max_iter=3, tol=0, kernel="numpy").fit(X)
     assert seen and max(seen) <= 512
     assert sum(seen) == 3 * len(X)  # one pass over the data per iteration
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_numba_passes_run_as_tasks_of_the_block_size(monkeypatch):
+    """The numba kernel's passes are tasks of at most a block's rows (its work
+    arrays are one chunk's), one pass over all the rows per iteration."""
+    X, _ = mixture_data(5000, 2, 4, seed=3)
+    seen = []
+    original = _numba.EstepTasks.__init__
+
+    def spy(self, X_all, *args, **kwargs):
+        original(self, X_all, *args, **kwargs)
+        seen.append((X_all.shape[0], self.task_rows, self.n_tasks))
+
+    monkeypatch.setattr(_numba.EstepTasks, "__init__", spy)
+    GaussianMixture(4, block_size=512, random_state=0, max_iter=3, tol=0).fit(X)
+    assert seen == [(len(X), 512, 10)] * 3
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -194,6 +194,11 @@ def estep_stats(
     ``exp(-log_volume)`` and weight ``params.noise_weight``: the log-likelihood
     includes it, and the Gaussian statistics exclude each row's noise share (so
     ``weight_sum - sum(n_k)`` is the noise component's soft count).
+
+    A kernel with ``estep_tasks`` on a backend with ``shared_rows`` runs the pass
+    as tasks that the threads claim (a slow or late thread takes fewer) and whose
+    statistics are summed in row order; otherwise blocks run through
+    ``backend.map_reduce`` and their statistics are merged as they come.
     """
     n_components, n_features = params.means.shape
     precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
@@ -202,6 +207,25 @@ def estep_stats(
     if log_volume is not None:
         with np.errstate(divide="ignore"):
             extra["log_background"] = float(np.log(params.noise_weight)) - log_volume
+
+    X = backend.shared_rows() if kernel.estep_tasks is not None else None
+    if X is not None:
+        n_rows = backend.n_rows
+        if backend.block_size >= n_rows:
+            task_rows = n_rows  # one block: too little work to share between threads
+        else:
+            block_rows = None if backend.auto_block_size else backend.block_size
+            task_rows = kernel.task_rows_for(
+                n_rows, n_components, n_features, model.scatter, block_rows
+            )
+        if task_rows is not None:
+            tasks = kernel.estep_tasks(
+                X, backend.sample_weight, params.means, precisions, log_norm, model.form,
+                model.scatter, task_rows=task_rows, **extra,
+            )  # fmt: skip
+            backend.run_tasks(tasks)
+            n_k, mean_k, scatter_k, log_likelihood = tasks.result()
+            return SuffStats(n_k, mean_k, scatter_k, log_likelihood, backend.weight_sum, n_rows)
 
     def block_stats(X_block, w_block):
         n_k, mean_k, scatter_k, log_likelihood = kernel.estep_stats(

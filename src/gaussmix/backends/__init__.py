@@ -25,6 +25,7 @@ def resolve(X, sample_weight, *, n_components: int, block_size: int | None = Non
     """
     if isinstance(X, DataSource):
         return ChunkedBackend(X, sample_weight, block_size or X.block_rows)
-    if block_size is None:
+    auto = block_size is None
+    if auto:
         block_size = default_block_size(X.shape[0], n_components, X.shape[1])
-    return InMemoryBackend(X, sample_weight, block_size)
+    return InMemoryBackend(X, sample_weight, block_size, auto_block_size=auto)

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
@@ -118,6 +119,28 @@ def ordered_results(
             future.cancel()
 
 
+def run_everywhere(work: Callable[[], object], finished: Callable[[], bool], workers: int) -> None:
+    """Run ``work`` on ``workers`` threads at once, the caller one of them, until all is done.
+
+    ``work`` claims its own share of a common job (so a thread that starts late,
+    or runs slowly, just takes less of it) and returns when nothing is left to
+    claim; ``finished`` waits briefly for the shares other threads are still
+    running and says whether they ended. Only when they did not does the caller
+    wait on the threads themselves, which also raises what they raised.
+    """
+    if workers <= 1:
+        work()
+        return
+    pool = shared_pool(workers - 1)
+    futures = [pool.submit(work) for _ in range(workers - 1)]
+    try:
+        work()
+    finally:
+        if not finished():
+            for future in futures:
+                future.result()
+
+
 class BlockBackend:
     """Row blocks with their sample weights; subclasses provide ``blocks`` and ``n_rows``.
 
@@ -147,7 +170,11 @@ class BlockBackend:
         """The rows at sorted indices ``rows``, as an in-memory array."""
         raise NotImplementedError
 
-    @property
+    def shared_rows(self) -> np.ndarray | None:
+        """All rows as one array that threads may index directly, or None (blocks only)."""
+        return None
+
+    @cached_property
     def weight_sum(self) -> float:
         """Total sample weight (the number of rows when unweighted)."""
         if self.sample_weight is None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._base import BlockBackend, default_threads
+from ._base import BlockBackend, default_threads, run_everywhere
 
 # Rows x (components + features) per block: about 8 MiB of float64 work space
 # for the NumPy kernel, which holds a block's (rows, components) arrays; the
@@ -48,7 +48,11 @@ class InMemoryBackend(BlockBackend):
     block_size : int
         Rows per block.
     n_threads : int
-        Worker threads for :meth:`map_reduce` when the work releases the GIL.
+        Worker threads for :meth:`map_reduce` and :meth:`run_tasks` when the work
+        releases the GIL.
+    auto_block_size : bool
+        ``block_size`` was chosen from the problem's shape, not by the user: a
+        kernel that splits the rows into tasks may choose its own task size.
     """
 
     def __init__(
@@ -57,8 +61,10 @@ class InMemoryBackend(BlockBackend):
         sample_weight: np.ndarray | None,
         block_size: int,
         n_threads: int | None = None,
+        auto_block_size: bool = False,
     ) -> None:
         self.X = X
+        self.auto_block_size = auto_block_size
         super().__init__(sample_weight, block_size, n_threads)
 
     @property
@@ -74,3 +80,18 @@ class InMemoryBackend(BlockBackend):
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.X[rows])
+
+    def shared_rows(self) -> np.ndarray | None:
+        """``X`` itself when threads can read its rows in place (C-contiguous float32/64)."""
+        X = self.X
+        if X.dtype in (np.float32, np.float64) and X.flags.c_contiguous:
+            return X
+        return None
+
+    def run_tasks(self, tasks) -> None:
+        """Run ``tasks`` (see :class:`gaussmix.kernels._numba.EstepTasks`) on the threads.
+
+        Every thread, the caller among them, claims tasks until none is left; the
+        caller then waits for the others' last tasks.
+        """
+        run_everywhere(tasks.run, tasks.wait, min(self.n_threads, tasks.n_tasks))

@@ -6,6 +6,9 @@ kernel has a NumPy twin with the same signature (the test oracle):
 - ``estep_stats(X, sample_weight, means, precisions_chol, log_norm, form, scatter,
   log_background=None)`` -> ``(n_k, mean_k, scatter_k, log_likelihood)``; the
   optional term is a component of constant density (mclust's noise component)
+- ``estep_tasks``: for the numba kernel, :class:`~gaussmix.kernels._numba.EstepTasks`,
+  the same E-step over all the rows as tasks that threads claim (with
+  ``task_rows_for``, its task size); None for NumPy
 - ``resp_stats(X, sample_weight, resp, scatter)`` -> ``(n_k, mean_k, scatter_k)``
 - ``log_prob_resp(X, means, precisions_chol, log_norm, form)`` -> ``(log p(x), log_resp)``
 - ``lloyd_step(X, sample_weight, centers)`` -> ``(labels, sums, weights)``
@@ -44,7 +47,8 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
     Returns
     -------
     kernel : namespace
-        With ``name`` (the resolved name), ``estep_stats``, ``resp_stats``,
+        With ``name`` (the resolved name), ``estep_stats``, ``estep_tasks``,
+        ``task_rows_for``, ``resp_stats``,
         ``log_prob_resp``, ``lloyd_step``, ``label_stats``, ``candidate_distances``,
         ``column_variances``, ``cumulative_sum`` and ``releases_gil``
         (whether blocks may run on threads).
@@ -72,6 +76,8 @@ def _kernel_set(name: str, estep, kmeans, *, releases_gil: bool) -> SimpleNamesp
     return SimpleNamespace(
         name=name,
         estep_stats=estep.estep_stats,
+        estep_tasks=getattr(estep, "EstepTasks", None),
+        task_rows_for=getattr(estep, "task_rows_for", None),
         resp_stats=_numpy.resp_stats,
         log_prob_resp=_numpy.log_prob_resp,
         lloyd_step=kmeans.lloyd_step,

@@ -42,10 +42,11 @@ import math
 import numba
 import numpy as np
 
+from ._atomics import fetch_add, load_acquire, spin_pause
 from ._lloyd import transpose_rows
 from ._numpy import QUAD_MAX
 
-__all__ = ["estep_stats"]
+__all__ = ["EstepTasks", "estep_stats", "task_rows_for"]
 
 # IEEE division (no zero-division check, which would keep loops with a division
 # from vectorising): no kernel divides by zero on purpose.
@@ -574,11 +575,18 @@ def _work_arrays(n_rows, n_features, full_scatter, dtype):
 
 
 @numba.jit(**_JIT)
-def _estep_block(
-    X, single, single_stats, weight, has_weight, means, prec, means_x, prec_x, log_norm, full,
-    background, full_scatter, acc,
+def _estep_tasks(
+    X, task_rows, counters, single, single_stats, weight, has_weight, means, prec, means_x,
+    prec_x, log_norm, full, background, full_scatter, n_k, shift_sums, second, log_likelihood,
 ):  # fmt: skip
-    """All chunks of one block in one call: no Python (and no GIL) between chunks.
+    """Claim tasks (runs of ``task_rows`` rows) until none is left; their statistics.
+
+    Task ``t`` (rows ``t * task_rows`` on) is claimed by the thread that takes
+    ``t`` from ``counters[0]``, and its sums go to slot ``t`` of ``n_k``,
+    ``shift_sums``, ``second`` and ``log_likelihood``, whichever thread runs it:
+    summing the slots in order then gives the same result on any number of
+    threads. ``counters[1]`` counts the finished tasks. Every chunk of a task runs
+    in this one call: no Python (and no GIL) between chunks or tasks.
 
     ``single`` (X is float32): the quadratic forms of the log-densities, most of
     the arithmetic at larger D, are computed in float32 from ``means_x`` and
@@ -591,54 +599,105 @@ def _estep_block(
     """
     n_rows, n_features = X.shape
     n_components = means.shape[0]
-    chunk = min(_CHUNK_ROWS, max(n_rows, 1))
-    log_prob = np.empty((n_components, chunk))
-    prob = np.empty((n_components, chunk), X.dtype)
-    row_max = np.empty(chunk)
+    n_tasks = log_likelihood.shape[0]
+    chunk = min(_CHUNK_ROWS, max(min(task_rows, n_rows), 1))
+    log_prob_full = np.empty((n_components, chunk))
+    prob_full = np.empty((n_components, chunk), X.dtype)
+    row_max_full = np.empty(chunk)
     bits = np.empty(chunk, dtype=np.int64)
     bits_single = np.empty(chunk, dtype=np.int32)
-    Xt = np.empty((n_features, chunk), X.dtype)
-    work = _work_arrays(chunk, n_features, full_scatter, X.dtype)
-    log_likelihood = 0.0
-    for start in range(0, n_rows, chunk):
-        m = min(chunk, n_rows - start)
-        if m < chunk:
-            # The kernels are compiled for contiguous arrays: a short last chunk
-            # gets arrays of its own size.
-            log_prob = np.empty((n_components, m))
-            prob = np.empty((n_components, m), X.dtype)
-            row_max = np.empty(m)
-            Xt = np.empty((n_features, m), X.dtype)
-            work = _work_arrays(m, n_features, full_scatter, X.dtype)
-        transpose_rows(X, start, m, Xt)
-        done = False
-        if single:
-            over = _log_prob(
-                Xt, means_x, prec_x, log_norm, full, background, _SINGLE_QUAD_LIMIT, log_prob,
-                row_max,
-            )  # fmt: skip
-            done = over == 0
-        if not done:
-            # float64 parameters make the arithmetic float64 whatever the rows' dtype.
-            _log_prob(Xt, means, prec, log_norm, full, background, np.inf, log_prob, row_max)
-        if single:
-            _exp_shifted_single(log_prob, row_max, m, prob, bits_single)
-        else:
-            _exp_shifted(log_prob, row_max, m, prob, bits)
-        rows_weight = weight[start : start + m] if has_weight else weight
-        # Two calls, not one with a conditional argument: the centres' dtype
-        # selects the compiled specialisation.
-        if single_stats:
-            log_likelihood += _stats_from_prob(
-                Xt, rows_weight, has_weight, means_x, True, prob, row_max, background,
-                full_scatter, acc, work,
-            )  # fmt: skip
-        else:
-            log_likelihood += _stats_from_prob(
-                Xt, rows_weight, has_weight, means, False, prob, row_max, background,
-                full_scatter, acc, work,
-            )  # fmt: skip
-    return log_likelihood
+    Xt_full = np.empty((n_features, chunk), X.dtype)
+    work_full = _work_arrays(chunk, n_features, full_scatter, X.dtype)
+    while True:
+        task = fetch_add(counters, 0, 1)
+        if task >= n_tasks:
+            break
+        acc = (n_k[task], shift_sums[task], second[task])
+        first = task * task_rows
+        last = min(first + task_rows, n_rows)
+        task_log_likelihood = 0.0
+        for start in range(first, last, chunk):
+            m = min(chunk, last - start)
+            log_prob, prob, row_max, Xt, work = (
+                log_prob_full,
+                prob_full,
+                row_max_full,
+                Xt_full,
+                work_full,
+            )
+            if m < chunk:
+                # The kernels are compiled for contiguous arrays: a short chunk gets
+                # arrays of its own size.
+                log_prob = np.empty((n_components, m))
+                prob = np.empty((n_components, m), X.dtype)
+                row_max = np.empty(m)
+                Xt = np.empty((n_features, m), X.dtype)
+                work = _work_arrays(m, n_features, full_scatter, X.dtype)
+            transpose_rows(X, start, m, Xt)
+            done = False
+            if single:
+                over = _log_prob(
+                    Xt, means_x, prec_x, log_norm, full, background, _SINGLE_QUAD_LIMIT,
+                    log_prob, row_max,
+                )  # fmt: skip
+                done = over == 0
+            if not done:
+                # float64 parameters make the arithmetic float64 whatever the rows' dtype.
+                _log_prob(Xt, means, prec, log_norm, full, background, np.inf, log_prob, row_max)
+            if single:
+                _exp_shifted_single(log_prob, row_max, m, prob, bits_single)
+            else:
+                _exp_shifted(log_prob, row_max, m, prob, bits)
+            rows_weight = weight[start : start + m] if has_weight else weight
+            # Two calls, not one with a conditional argument: the centres' dtype
+            # selects the compiled specialisation.
+            if single_stats:
+                task_log_likelihood += _stats_from_prob(
+                    Xt, rows_weight, has_weight, means_x, True, prob, row_max, background,
+                    full_scatter, acc, work,
+                )  # fmt: skip
+            else:
+                task_log_likelihood += _stats_from_prob(
+                    Xt, rows_weight, has_weight, means, False, prob, row_max, background,
+                    full_scatter, acc, work,
+                )  # fmt: skip
+        log_likelihood[task] = task_log_likelihood
+        # Sequentially consistent: a thread that sees the count sees the slot.
+        fetch_add(counters, 1, 1)
+
+
+@numba.jit(**_JIT)
+def _wait_tasks(counters, n_tasks, max_spins):
+    """Spin until ``counters[1]`` reaches ``n_tasks``, at most ``max_spins`` times.
+
+    Whether it did. Spinning rather than sleeping: a thread woken from sleep here
+    takes 50-100 microseconds to run again, a tenth of a pass over 1e5 rows.
+    """
+    for _ in range(max_spins):
+        if load_acquire(counters, 1) >= n_tasks:
+            return True
+        spin_pause()
+    return load_acquire(counters, 1) >= n_tasks
+
+
+@numba.jit(**_REDUCE)
+def _sum_slots(n_k, shift_sums, second, log_likelihood):
+    """The slots' sums in slot order (the same whichever threads filled them)."""
+    n_slots, n_components, n_features = shift_sums.shape
+    total_n = np.zeros(n_components)
+    total_shift = np.zeros((n_components, n_features))
+    total_second = np.zeros(second.shape[1:])
+    total_log_likelihood = 0.0
+    for t in range(n_slots):
+        total_log_likelihood += log_likelihood[t]
+        for k in range(n_components):
+            total_n[k] += n_k[t, k]
+            for a in range(n_features):
+                total_shift[k, a] += shift_sums[t, k, a]
+            for a in range(second.shape[2]):
+                for b in range(n_features):
+                    total_second[k, a, b] += second[t, k, a, b]
+    return total_n, total_shift, total_second, total_log_likelihood
 
 
 @numba.jit(**_JIT)
@@ -689,40 +748,127 @@ def estep_stats(
     X, sample_weight, means, precisions_chol, log_norm, form, scatter, log_background=None
 ):
     """Fused twin of :func:`gaussmix.kernels._numpy.estep_stats` (same signature)."""
-    if scatter not in ("full", "diag"):
-        raise ValueError(f"unknown scatter kind {scatter!r}; expected 'full' or 'diag'")
-    means = np.ascontiguousarray(means, dtype=np.float64)
-    log_norm = np.ascontiguousarray(log_norm, dtype=np.float64)
-    prec, full = _as_kernel_precisions(precisions_chol, form)
-    has_weight = sample_weight is not None
-    weight = np.ascontiguousarray(sample_weight, dtype=np.float64) if has_weight else np.empty(0)
-    full_scatter = scatter == "full"
-    background = -np.inf if log_background is None else float(log_background)
-    X = np.ascontiguousarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    single = X.dtype == np.float32
-    means_x = means.astype(X.dtype, copy=False)
-    prec_x = prec.astype(X.dtype, copy=False)
-    n_components, n_features = means.shape
-    single_stats = single and not full_scatter
-    while True:
-        n_k = np.zeros(n_components)
-        shift_sums = np.zeros((n_components, n_features))
-        second = np.zeros((n_components, n_features if full_scatter else 1, n_features))
-        # The block and its re-centring are two jitted calls, not one: a jitted caller
-        # would have LLVM optimise the whole E-step again inside it (compilation
-        # measured 1.7-2.2x longer).
-        log_likelihood = _estep_block(
-            X, single, single_stats, weight, has_weight, means, prec, means_x, prec_x,
-            log_norm, full, background, full_scatter, (n_k, shift_sums, second),
+    tasks = EstepTasks(
+        X, sample_weight, means, precisions_chol, log_norm, form, scatter, log_background
+    )
+    tasks.run()
+    return tasks.result()
+
+
+# Statistics slots of one pass: at most this many tasks, and this many bytes.
+_MAX_TASKS = 32
+_MAX_SLOT_BYTES = 4 << 20
+
+
+def task_rows_for(
+    n_rows: int, n_components: int, n_features: int, scatter: str, block_rows: int | None = None
+) -> int | None:
+    """Rows per task of an :class:`EstepTasks` pass over ``n_rows`` rows.
+
+    Without ``block_rows``: a whole number of chunks, for at most ``_MAX_TASKS``
+    tasks whose statistics slots take at most ``_MAX_SLOT_BYTES``. It depends on
+    the shape alone, not on the thread count, so a fit gives the same numbers on
+    any number of threads. With ``block_rows`` (rows per task chosen by the user):
+    that, or None when its slots would take more than ``_MAX_SLOT_BYTES`` (the rows
+    then run as blocks whose statistics are merged as they come).
+    """
+    second = n_features if scatter == "full" else 1
+    slot_bytes = 8 * (1 + n_components * (1 + n_features + second * n_features))
+    if block_rows is not None:
+        fits = -(-n_rows // max(block_rows, 1)) * slot_bytes <= _MAX_SLOT_BYTES
+        return max(block_rows, 1) if fits else None
+    n_tasks = max(1, min(_MAX_TASKS, _MAX_SLOT_BYTES // slot_bytes))
+    return max(1, -(-n_rows // (n_tasks * _CHUNK_ROWS))) * _CHUNK_ROWS
+
+
+class EstepTasks:
+    """One pass of the fused E-step over rows, as tasks any number of threads claim.
+
+    Each thread calls :meth:`run` (which releases the GIL): it takes tasks of
+    ``task_rows`` rows until none is left. :meth:`wait` waits for the tasks other
+    threads took; :meth:`result` sums their statistics in row order (so the numbers
+    do not depend on how many threads ran, or which ran what) and returns what
+    :func:`gaussmix.kernels._numpy.estep_stats` returns for all the rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight, means, precisions_chol, log_norm, form, scatter, log_background
+        As for :func:`estep_stats`.
+    task_rows : int or None
+        Rows per task; None: all the rows in one task.
+    """
+
+    def __init__(
+        self, X, sample_weight, means, precisions_chol, log_norm, form, scatter,
+        log_background=None, task_rows=None,
+    ) -> None:  # fmt: skip
+        if scatter not in ("full", "diag"):
+            raise ValueError(f"unknown scatter kind {scatter!r}; expected 'full' or 'diag'")
+        self._means = np.ascontiguousarray(means, dtype=np.float64)
+        self._log_norm = np.ascontiguousarray(log_norm, dtype=np.float64)
+        self._prec, self._full = _as_kernel_precisions(precisions_chol, form)
+        self._has_weight = sample_weight is not None
+        self._weight = (
+            np.ascontiguousarray(sample_weight, dtype=np.float64)
+            if self._has_weight
+            else np.empty(0)
+        )
+        self._full_scatter = scatter == "full"
+        self._background = -np.inf if log_background is None else float(log_background)
+        X = np.ascontiguousarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        self._X = X
+        self._single = X.dtype == np.float32
+        self._means_x = self._means.astype(X.dtype, copy=False)
+        self._prec_x = self._prec.astype(X.dtype, copy=False)
+        self._single_stats = self._single and not self._full_scatter
+        n_rows = X.shape[0]
+        self.task_rows = max(int(task_rows or n_rows), 1)
+        self.n_tasks = max(-(-n_rows // self.task_rows), 1)
+        self._reset()
+
+    def _reset(self) -> None:
+        n_components, n_features = self._means.shape
+        second = n_features if self._full_scatter else 1
+        self._counters = np.zeros(2, dtype=np.int64)
+        self._n_k = np.zeros((self.n_tasks, n_components))
+        self._shift_sums = np.zeros((self.n_tasks, n_components, n_features))
+        self._second = np.zeros((self.n_tasks, n_components, second, n_features))
+        self._log_likelihood = np.zeros(self.n_tasks)
+
+    def run(self) -> None:
+        """Take and run tasks until none is left (from any thread; GIL released)."""
+        _estep_tasks(
+            self._X, self.task_rows, self._counters, self._single, self._single_stats,
+            self._weight, self._has_weight, self._means, self._prec, self._means_x,
+            self._prec_x, self._log_norm, self._full, self._background, self._full_scatter,
+            self._n_k, self._shift_sums, self._second, self._log_likelihood,
         )  # fmt: skip
-        mean_k, scatter_k, resolved = _finish_block(
-            n_k, shift_sums, second, means_x if single_stats else means, full_scatter,
-            single_stats,
-        )  # fmt: skip
-        if resolved:
-            scatter_k = scatter_k if full_scatter else scatter_k[:, 0, :]
-            return n_k, mean_k, scatter_k, float(log_likelihood)
-        # float32 sums too coarse for this block: sum it again in float64.
-        single_stats = False
+
+    def wait(self, max_spins: int = 200_000) -> bool:
+        """Wait (spinning, GIL released) for the tasks other threads run; whether all ended.
+
+        False when they were still running after ``max_spins`` spins (a few
+        milliseconds): the caller then waits for those threads themselves.
+        """
+        return bool(_wait_tasks(self._counters, self.n_tasks, max_spins))
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """``(n_k, mean_k, scatter_k, log_likelihood)`` of all the rows (after every task)."""
+        while True:
+            n_k, shift_sums, second, log_likelihood = _sum_slots(
+                self._n_k, self._shift_sums, self._second, self._log_likelihood
+            )
+            centres = self._means_x if self._single_stats else self._means
+            mean_k, scatter_k, resolved = _finish_block(
+                n_k, shift_sums, second, centres, self._full_scatter, self._single_stats
+            )
+            if resolved:
+                scatter_k = scatter_k if self._full_scatter else scatter_k[:, 0, :]
+                return n_k, mean_k, scatter_k, float(log_likelihood)
+            # float32 sums too coarse for these rows: sum them again in float64.
+            self._single_stats = False
+            self._reset()
+            self.run()
