@@ -85,6 +85,21 @@ def test_label_stats_twins(n_features, scatter, weighted):
     assert got[0][4] == 0.0
 
 
+def test_label_stats_of_float32_rows_against_float64_reference():
+    """float32 rows' full scatter is taken in float32 (as scikit-learn's): within a
+    few float32 roundings of the float64 statistics of the same rows."""
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(6000, 24)) * rng.uniform(0.5, 3, 24) + 300).astype(np.float32)
+    labels = rng.integers(0, 3, len(X))
+    got = NUMBA.label_stats(X, None, labels, 3, "full")
+    ref = _numpy.label_stats(X.astype(np.float64), None, labels, 3, "full")
+    np.testing.assert_array_equal(got[0], ref[0])
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-12)
+    scale = np.sqrt(np.einsum("kii,kjj->kij", ref[2], ref[2]))
+    assert np.max(np.abs(got[2] - ref[2]) / scale) < 1e-5
+    np.testing.assert_array_equal(got[2], np.swapaxes(got[2], 1, 2))
+
+
 # 3 features for 3 candidates run across transposed chunks, 12 row by row (five
 # candidates: four in one sweep, and one more).
 @pytest.mark.parametrize("n_features", [3, 12])

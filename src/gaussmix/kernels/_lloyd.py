@@ -264,16 +264,22 @@ _BLAS_SCATTER_FEATURES = 16
 def _label_stats_blas(X, sample_weight, labels, n_components):
     """Full-scatter statistics of hard labels, one product per label.
 
-    The block's rows are gathered by label (one float64 copy of the block), centred
-    at their label's mean (two passes, as in the fused loop), and each label's
-    scatter is ``D^T diag(w) D``.
+    The block's rows are gathered by label, centred at their label's mean (two
+    passes, as in the fused loop), and each label's scatter is ``D^T diag(w) D``.
+    float64 rows are multiplied in float64. float32 rows (unweighted) are centred
+    and multiplied in float32, as scikit-learn computes their statistics (2.2x
+    faster at 64 features); their means are float64 sums, and the scatter is moved
+    from the float32-rounded mean to the exact one.
     """
     labels = np.asarray(labels, dtype=np.intp)
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(n_components + 1))
+    single = X.dtype == np.float32 and sample_weight is None
     # Gathered in X's dtype, then widened: 4-5x faster than widening the block
     # first and gathering float64 rows (a second full-size copy).
-    rows_by_label = np.take(X, order, axis=0).astype(np.float64, copy=False)
+    rows_by_label = np.take(X, order, axis=0)
+    if not single:
+        rows_by_label = rows_by_label.astype(np.float64, copy=False)
     weight = None if sample_weight is None else np.asarray(sample_weight, np.float64)[order]
     n_features = X.shape[1]
     n_k = np.zeros(n_components)
@@ -285,15 +291,20 @@ def _label_stats_blas(X, sample_weight, labels, n_components):
             continue
         if weight is None:
             n_k[j] = rows.shape[0]
-            mean_k[j] = rows.sum(axis=0) / n_k[j]
+            mean_k[j] = rows.sum(axis=0, dtype=np.float64) / n_k[j]
         else:
             w = weight[bounds[j] : bounds[j + 1]]
             n_k[j] = w.sum()
             if n_k[j] <= 0:
                 continue
             mean_k[j] = (w @ rows) / n_k[j]
-        rows -= mean_k[j]
+        centre = mean_k[j].astype(rows.dtype)
+        rows -= centre
         product = rows.T @ rows if weight is None else (rows * w[:, None]).T @ rows
+        product = product.astype(np.float64, copy=False)
+        if single:
+            shift = mean_k[j] - centre
+            product -= n_k[j] * np.outer(shift, shift)
         # Exactly symmetric, as the fused loop's mirrored triangle is.
         scatter_k[j] = np.triu(product) + np.triu(product, 1).T
     return n_k, mean_k, scatter_k
