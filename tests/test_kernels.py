@@ -31,7 +31,8 @@ def random_params(rng, n_components, n_features, form):
 @pytest.mark.parametrize("scatter", ["full", "diag"])
 @pytest.mark.parametrize("form", ["full", "diag"])
 @pytest.mark.parametrize(
-    ("n", "d", "k"), [(1, 1, 1), (257, 3, 4), (100, 7, 2), (300, 10, 3), (1100, 18, 2)]
+    ("n", "d", "k"),
+    [(1, 1, 1), (257, 3, 4), (100, 7, 2), (200, 8, 2), (300, 10, 3), (1100, 18, 2), (150, 64, 2)],
 )
 def test_numba_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
     rng = np.random.default_rng(n + d + k)
