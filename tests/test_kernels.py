@@ -553,3 +553,16 @@ def test_sum_of_logs_grouped_products(n_rows, n_components):
     got = _numba._sum_of_logs(total, n_rows)
     assert np.isfinite(got)
     assert abs(got - expected) <= 1e-14 * max(abs(expected), 1.0) + 1e-15 * n_rows
+
+
+@pytest.mark.parametrize("n_features", [8, 13])
+def test_full_quadratic_forms_never_read_below_the_diagonal(n_features):
+    """Register tiles on the diagonal mask what lies below it: garbage there changes nothing."""
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(700, n_features))
+    means, precisions, log_norm = random_params(rng, 3, n_features, "full")
+    garbage = precisions + np.tril(rng.normal(scale=1e3, size=precisions.shape), -1)
+    clean = _numba.estep_stats(X, None, means, precisions, log_norm, "full", "full")
+    dirty = _numba.estep_stats(X, None, means, garbage, log_norm, "full", "full")
+    for a, b in zip(clean, dirty, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -94,23 +94,21 @@ def _whitened_squares(Xt, mean, prec_chol, diff, y, quad):
         # compile of a separate first sweep, for one more store per output.
         y[:4] = 0.0
         for tile in range(0, j + 4, 4):
-            # a{r}{c}: P[tile + r, j + c], zero below the diagonal.
-            a00 = prec_chol[tile, j] if tile <= j else zero
-            a01 = prec_chol[tile, j + 1] if tile <= j + 1 else zero
-            a02 = prec_chol[tile, j + 2] if tile <= j + 2 else zero
-            a03 = prec_chol[tile, j + 3]
-            a10 = prec_chol[tile + 1, j] if tile + 1 <= j else zero
-            a11 = prec_chol[tile + 1, j + 1] if tile + 1 <= j + 1 else zero
-            a12 = prec_chol[tile + 1, j + 2] if tile + 1 <= j + 2 else zero
-            a13 = prec_chol[tile + 1, j + 3] if tile + 1 <= j + 3 else zero
-            a20 = prec_chol[tile + 2, j] if tile + 2 <= j else zero
-            a21 = prec_chol[tile + 2, j + 1] if tile + 2 <= j + 1 else zero
-            a22 = prec_chol[tile + 2, j + 2] if tile + 2 <= j + 2 else zero
-            a23 = prec_chol[tile + 2, j + 3] if tile + 2 <= j + 3 else zero
-            a30 = prec_chol[tile + 3, j] if tile + 3 <= j else zero
-            a31 = prec_chol[tile + 3, j + 1] if tile + 3 <= j + 1 else zero
-            a32 = prec_chol[tile + 3, j + 2] if tile + 3 <= j + 2 else zero
-            a33 = prec_chol[tile + 3, j + 3] if tile + 3 <= j + 3 else zero
+            # a{r}{c}: P[tile + r, j + c]. Tiles start at multiples of four up to j,
+            # so only the last (tile == j) reaches below the diagonal (r > c): zero.
+            below = tile == j
+            a00, a01 = prec_chol[tile, j], prec_chol[tile, j + 1]
+            a02, a03 = prec_chol[tile, j + 2], prec_chol[tile, j + 3]
+            a10 = zero if below else prec_chol[tile + 1, j]
+            a11, a12 = prec_chol[tile + 1, j + 1], prec_chol[tile + 1, j + 2]
+            a13 = prec_chol[tile + 1, j + 3]
+            a20 = zero if below else prec_chol[tile + 2, j]
+            a21 = zero if below else prec_chol[tile + 2, j + 1]
+            a22, a23 = prec_chol[tile + 2, j + 2], prec_chol[tile + 2, j + 3]
+            a30 = zero if below else prec_chol[tile + 3, j]
+            a31 = zero if below else prec_chol[tile + 3, j + 1]
+            a32 = zero if below else prec_chol[tile + 3, j + 2]
+            a33 = prec_chol[tile + 3, j + 3]
             d0, d1, d2, d3 = diff[tile], diff[tile + 1], diff[tile + 2], diff[tile + 3]
             for i in range(n_rows):
                 y0[i] += (d0[i] * a00 + d1[i] * a10) + (d2[i] * a20 + d3[i] * a30)
