@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
@@ -12,6 +13,7 @@ from conftest import COVARIANCE_TYPES, mixture_data, start_params
 from gaussmix import GaussianMixture
 from gaussmix._suffstats import SuffStats
 from gaussmix.kernels import _numba, _numpy, get_kernel
+from gaussmix.kernels._bitcast import int32_as_float32, int64_as_float64
 from gaussmix.kernels._lloyd import transpose_rows
 
 ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_cholesky_")
@@ -503,41 +505,115 @@ def test_background_term_from_first_principles():
 def test_vectorised_exponentials_against_numpy():
     """float64: within 2 ulp of np.exp on [-700, 0]. float32: within 1 ulp of the
     exponential of the float32-rounded shifted value on (-87, 0], exactly 0 below;
-    the shift itself in float64, so large log-densities keep their differences."""
+    the shift in the log-densities' dtype, so float64 log-densities of any size keep
+    their differences. Each row's total is the sum of its exponentials."""
     shifted = np.concatenate([np.linspace(-700.0, 0.0, 200_001), [-1e-30, 0.0]])
     # Log-densities of size 1e4 whose maximum sits 1e4 away: only the differences matter.
-    row_max = np.full(shifted.size, -1e4)
-    log_prob = (shifted + row_max)[None, :]
+    row_max = np.full(shifted.size // 2, -1e4)
+    log_prob = shifted[: 2 * row_max.size].reshape(2, -1) + row_max
     exact = np.exp(log_prob - row_max)
 
     double = np.empty_like(log_prob)
-    _numba._exp_shifted(log_prob, row_max, shifted.size, double, np.empty(shifted.size, np.int64))
+    total = np.empty(row_max.size)
+    _numba._exp_shifted(log_prob, row_max, row_max.size, double, total)
     assert np.all(np.abs(double - exact) <= 2 * np.spacing(exact))
+    np.testing.assert_array_equal(total, double[0] + double[1])
 
-    single = np.empty(log_prob.shape, np.float32)
-    bits = np.empty(shifted.size, np.int32)
-    _numba._exp_shifted_single(log_prob, row_max, shifted.size, single, bits)
-    x = (log_prob - row_max).astype(np.float32).astype(np.float64)
-    within = x > -87.0
-    reference = np.exp(x[within])
-    ulp = np.spacing(reference.astype(np.float32)).astype(np.float64)
-    assert np.all(np.abs(single[within] - reference) <= ulp)
-    assert np.all(single[~within] == 0.0)
-    assert single[0, -1] == 1.0 and single[0, -2] == 1.0
+    def check_single(log_prob, row_max):
+        single = np.empty(log_prob.shape, np.float32)
+        total = np.empty(row_max.size, np.float32)
+        _numba._exp_shifted_single(log_prob, row_max, row_max.size, single, total)
+        x = (log_prob - row_max).astype(np.float32).astype(np.float64)
+        within = x > -87.0
+        reference = np.exp(x[within])
+        ulp = np.spacing(reference.astype(np.float32)).astype(np.float64)
+        assert np.all(np.abs(single[within] - reference) <= ulp)
+        assert np.all(single[~within] == 0.0)
+        np.testing.assert_array_equal(total, single[0] + single[1])
+        return single
+
+    single = check_single(log_prob, row_max)
+    assert single[1, -1] == 1.0
+    # float32 log-densities (taken relative to the largest log normalising
+    # constant, so of the size of the shifts): the shift in float32.
+    small_max = np.linspace(-5.0, 3.0, row_max.size).astype(np.float32)
+    check_single(
+        (shifted[: 2 * row_max.size].reshape(2, -1) + small_max).astype(np.float32), small_max
+    )
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_features", [1, 2, 3, 12, 13, 16, 18, 64])
-def test_transpose_rows_every_layout(n_features, dtype):
-    """Both layouts (eight-row blocks to 12 features, four features per sweep
-    beyond, with their remainders) copy exactly the rows asked for."""
+@pytest.mark.parametrize(
+    ("dtype", "target"),
+    [(np.float32, np.float32), (np.float64, np.float64), (np.float32, np.float64),
+     (np.float64, np.float32)],
+)  # fmt: skip
+@pytest.mark.parametrize("n_features", [1, 2, 3, 7, 8, 9, 12, 13, 16, 18, 24, 64, 65])
+def test_transpose_rows_every_layout(n_features, dtype, target):
+    """Every path (value by value to 7 features, 8 x 8 register blocks from 8, with
+    the features and rows past the last block) copies exactly the rows asked for,
+    from C-ordered, Fortran-ordered and strided rows, in either dtype."""
     rng = np.random.default_rng(n_features)
     X = rng.normal(size=(50, n_features)).astype(dtype)
-    for start, n_rows in [(0, 50), (3, 21), (49, 1), (8, 0)]:
-        Xt = np.full((n_features, n_rows + 2), np.nan, dtype)
-        transpose_rows(X, start, n_rows, Xt)
-        np.testing.assert_array_equal(Xt[:, :n_rows], X[start : start + n_rows].T)
-        assert np.all(np.isnan(Xt[:, n_rows:]))
+    layouts = [
+        X,
+        np.asfortranarray(X),
+        rng.normal(size=(50, 2 * n_features)).astype(dtype)[:, ::2],
+    ]
+    for rows in layouts:
+        for start, n_rows in [(0, 50), (3, 21), (1, 48), (49, 1), (8, 0), (5, 8), (2, 17)]:
+            Xt = np.full((n_features, n_rows + 2), np.nan, target)
+            transpose_rows(rows, start, n_rows, Xt)
+            np.testing.assert_array_equal(
+                Xt[:, :n_rows], rows[start : start + n_rows].T.astype(target)
+            )
+            assert np.all(np.isnan(Xt[:, n_rows:]))
+
+
+def test_bitcasts_match_numpy_views():
+    """The jitted bit reinterpretations agree with NumPy's views, exponent bits
+    building powers of two included."""
+
+    @numba.njit
+    def cast(small, large, single, double):
+        for i in range(small.size):
+            single[i] = int32_as_float32(small[i])
+        for i in range(large.size):
+            double[i] = int64_as_float64(large[i])
+
+    rng = np.random.default_rng(0)
+    powers = np.arange(-126, 128)
+    small = np.concatenate([(powers + 127) << 23, rng.integers(0, 2**31, 1000), [0]]).astype(
+        np.int32
+    )
+    large = np.concatenate([(np.arange(-1022, 1024) + 1023) << 52, rng.integers(0, 2**62, 1000)])
+    single = np.empty(small.size, np.float32)
+    double = np.empty(large.size)
+    cast(small, large, single, double)
+    np.testing.assert_array_equal(single.view(np.int32), small)
+    np.testing.assert_array_equal(double.view(np.int64), large)
+    np.testing.assert_array_equal(single[: powers.size], np.ldexp(np.float32(1), powers))
+    np.testing.assert_array_equal(double[:2046], np.ldexp(1.0, np.arange(-1022, 1024)))
+
+
+@pytest.mark.parametrize("form", ["full", "diag"])
+def test_numba_float32_log_densities_keep_digits_next_to_large_constants(form):
+    """float32 log-densities are taken relative to the largest log normalising
+    constant: constants moved by 1e6 (set directly here; tiny variances give large
+    ones) leave every statistic as it was, and the log-likelihood moved by n * 1e6,
+    where float32 values of that size would carry errors of 0.03 (3% in the
+    responsibilities)."""
+    rng = np.random.default_rng(7)
+    X = (rng.normal(size=(3000, 5)) * 2 + 5).astype(np.float32)
+    means, precisions, log_norm = random_params(rng, 4, 5, form)
+    base = _numba.estep_stats(X, None, means, precisions, log_norm, form, "diag")
+    for shift in (1e6, -1e6):
+        moved = log_norm + shift
+        actual = _numba.estep_stats(X, None, means, precisions, moved, form, "diag")
+        expected = _numpy.estep_stats(X, None, means, precisions, moved, form, "diag")
+        assert_single_close(X, None, actual, expected)
+        for a, b in zip(actual[:3], base[:3], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.abs(b).max())
+        np.testing.assert_allclose(actual[3] - len(X) * shift, base[3], rtol=1e-9)
 
 
 @pytest.mark.parametrize("n_rows", [1, 63, 64, 65, 1024, 1025, 5000])

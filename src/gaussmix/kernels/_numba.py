@@ -8,9 +8,9 @@ inner loop runs across rows and compiles to SIMD instructions:
    (differences ``x - mean_k`` whitened by the upper-triangular precision factor),
    the log-densities and each row's maximum;
 2. ``_exp_shifted``: the exponentials of the log-densities shifted by the row's
-   maximum, vectorised (numba's own ``exp`` is a scalar call); float32 rows get
-   ``_exp_shifted_single``, the same in float32 (as scikit-learn computes their
-   responsibilities), with the shift itself taken in float64;
+   maximum, vectorised (numba's own ``exp`` is a scalar call), and their sum per
+   row; float32 rows get ``_exp_shifted_single``, the same in float32 (as
+   scikit-learn computes their responsibilities);
 3. ``_stats_from_prob``: responsibilities, soft counts, and the sums
    ``sum r d`` and ``sum r d d^T`` of the differences ``d = x - mean_k`` to the
    current means.
@@ -18,14 +18,17 @@ inner loop runs across rows and compiles to SIMD instructions:
 Sums about the current means add up exactly across chunks. At the end of the
 block they are re-centred at the block's own means, ``W = S - n m m^T``; the
 current mean is close to the block's mean for its component, so no digits are
-lost in practice. For float32 rows the quadratic forms of step 1 (most of the
-arithmetic at larger D) and the exponentials of step 2 are computed in float32, as
-scikit-learn computes them for float32 data, and for diagonal models so are each
+lost in practice. For float32 rows the quadratic forms and log-densities of step 1
+(most of the arithmetic at larger D) and the exponentials of step 2 are computed in
+float32, as scikit-learn computes them for float32 data (the log-densities relative
+to the largest log normalising constant, so that they are as small as the
+quadratic forms and their differences allow), and for diagonal models so are each
 chunk's soft counts and sums of step 3 (with sample weights, from responsibilities
 scaled to sum to one, so that no weight overflows or underflows them); a block whose
 float32 diagonal scatter is all but cancelled by the shift of its means (a far
-start, repeated rows) is summed again in float64. Everything else (the full scatter
-among it), and every sum across chunks, is float64.
+start, repeated rows) is summed again in float64. The row sums of float32
+exponentials are float32 too (K roundings of float32 size). Everything else (the
+full scatter among it), and every sum across chunks, is float64.
 
 All jitted functions are ``nogil`` so blocks can run on threads, and ``cache``
 so a second process pays no compile time. The log-densities are computed with
@@ -43,6 +46,7 @@ import numba
 import numpy as np
 
 from ._atomics import fetch_add, load_acquire, spin_pause
+from ._bitcast import int32_as_float32, int64_as_float64
 from ._lloyd import transpose_rows
 from ._numpy import QUAD_MAX
 
@@ -55,7 +59,9 @@ _REDUCE = {**_JIT, "fastmath": {"reassoc", "contract"}}
 _QUAD_MAX = QUAD_MAX
 
 # Rows per chunk: the (features + components) x rows work space stays in L2 cache.
-_CHUNK_ROWS = 1024
+# Not a power of two: rows of the work arrays 4 KiB apart would share one set of
+# the L1 cache and evict each other (the kernels stream several at once).
+_CHUNK_ROWS = 1008
 
 # Shifted log-densities are raised to at least this before ``np.exp``. Results
 # below exp(-708) are subnormal and NumPy's vectorised exp, and every product
@@ -147,15 +153,27 @@ def _whitened_squares(Xt, mean, prec_chol, diff, y, quad):
 def _log_prob(Xt, means, prec_chol, log_norm, full, log_background, limit, out, row_max):
     """``out[k, i]``: log weight_k + log N(x_i | k); ``row_max[i]``: its maximum over k.
 
+    ``log_norm`` holds each component's log weight plus log normalising constant.
     The maximum includes ``log_background`` (-inf when there is none), the
     log-density of an extra component that is the same for every row. The
     quadratic forms are computed in the dtype of ``means`` and ``prec_chol``
-    (float32 only with float32 ``Xt``); the log-densities in float64. Returns how many quadratic
+    (float32 only with float32 ``Xt``), the log-densities in the dtype of ``out``
+    and ``row_max``, which is that of ``means``. Returns how many quadratic
     forms were not below ``limit`` (inf or NaN from an overflow in float32).
     """
     n_features, n_rows = Xt.shape
     n_components = means.shape[0]
     quad = np.empty(n_rows, means.dtype)
+    # The constants in the dtype of the log-densities: a float64 literal would
+    # promote float32 arithmetic to float64.
+    bases = np.empty(n_components + 3, out.dtype)
+    bases[:n_components] = log_norm
+    bases[n_components] = 0.5
+    bases[n_components + 1] = _QUAD_MAX
+    bases[n_components + 2] = limit
+    half = bases[n_components]
+    quad_max = bases[n_components + 1]
+    typed_limit = bases[n_components + 2]
     wide = full and n_features >= _WIDE_FEATURES
     diff = np.empty((n_features if wide else 0, n_rows), means.dtype)
     outputs = np.empty((4 if wide else 1, n_rows), means.dtype)
@@ -165,8 +183,9 @@ def _log_prob(Xt, means, prec_chol, log_norm, full, log_background, limit, out, 
     for k in range(n_components):
         if not full:
             n_over += _diagonal_log_density(
-                Xt, means[k], prec_chol[k, 0], log_norm[k], limit, quad, out[k], row_max
-            )
+                Xt, means[k], prec_chol[k, 0], bases[k], half, quad_max, typed_limit, quad,
+                out[k], row_max,
+            )  # fmt: skip
             continue
         quad[:] = 0.0
         if wide:
@@ -184,18 +203,18 @@ def _log_prob(Xt, means, prec_chol, log_norm, full, log_background, limit, out, 
                     quad[i] += y[i] * y[i]
         if limit < np.inf:
             for i in range(n_rows):
-                n_over += 0 if quad[i] < limit else 1
-        base = log_norm[k]
+                n_over += 0 if quad[i] < typed_limit else 1
+        base = bases[k]
         for i in range(n_rows):
-            value = base - 0.5 * min(np.float64(quad[i]), _QUAD_MAX)
+            value = base - half * min(quad[i], quad_max)
             out[k, i] = value
             row_max[i] = max(row_max[i], value)
     return n_over
 
 
 @numba.jit(**_JIT)
-def _diagonal_log_density(Xt, mean, prec, base, limit, quad, out, row_max):
-    """``out[i] = base - q_i / 2`` with ``q_i = sum_j ((x_ji - mean_j) prec_j)^2``.
+def _diagonal_log_density(Xt, mean, prec, base, half, quad_max, limit, quad, out, row_max):
+    """``out[i] = base - half min(q_i, quad_max)``, ``q_i = sum_j ((x_ji - mean_j) prec_j)^2``.
 
     Also raises ``row_max`` to ``out`` and returns how many ``q_i`` were not below
     ``limit``. All features but the last four are summed into ``quad``, four per
@@ -251,7 +270,8 @@ def _diagonal_log_density(Xt, mean, prec, base, limit, quad, out, row_max):
         if last > 0:
             q += quad[i]
         n_over += 0 if q < limit else 1
-        value = base - 0.5 * min(np.float64(q), _QUAD_MAX)
+        # Below a finite limit (float32 forms) a larger q is computed again: no clip.
+        value = base - half * (q if limit < np.inf else min(q, quad_max))
         out[i] = value
         row_max[i] = max(row_max[i], value)
     return n_over
@@ -289,12 +309,13 @@ def _sum_of_logs(total, n_rows):
 
 @numba.jit(**_REDUCE)
 def _stats_from_prob(
-    Xt, weight, has_weight, means, single_stats, prob, row_max, log_background, full_scatter, acc,
-    work,
+    Xt, weight, has_weight, means, single_stats, prob, prob_total, row_max, log_background,
+    full_scatter, acc, work,
 ):  # fmt: skip
     """Add one chunk's soft counts and shifted sums to ``acc``; return its log-likelihood.
 
-    ``prob`` holds exp(shifted log-densities); ``acc`` is (n_k, shift_sums, second),
+    ``prob`` holds exp(shifted log-densities), ``prob_total`` their sums over
+    components; ``acc`` is (n_k, shift_sums, second),
     sums about ``means``. ``single_stats`` (float32 ``Xt`` and ``means``, diagonal
     scatter): a chunk's sums of differences (and, without weights, its soft
     counts) are taken in float32, then added to the float64 accumulators.
@@ -303,17 +324,15 @@ def _stats_from_prob(
     per block rather than once per chunk.
     """
     n_k, shift_sums, second = acc
-    total, row_scale, r, scale_x, r_x, zero, diff, rdiff = work
+    total, row_scale, r, scale_x, zero, diff, rdiff = work
     n_features, n_rows = Xt.shape
     n_components = means.shape[0]
     if log_background > -np.inf:
         for i in range(n_rows):
-            total[i] = math.exp(log_background - row_max[i])
+            total[i] = prob_total[i] + math.exp(log_background - row_max[i])
     else:
-        total[:n_rows] = 0.0
-    for k in range(n_components):
         for i in range(n_rows):
-            total[i] += prob[k, i]
+            total[i] = prob_total[i]
     # Responsibilities are prob / total (not exp(log p - logsumexp)): rows far from
     # every component would otherwise absorb log K and not sum to one.
     log_likelihood = 0.0
@@ -328,20 +347,40 @@ def _stats_from_prob(
             row_scale[i] = 1.0 / total[i]
             log_likelihood += row_max[i]
         log_likelihood += _sum_of_logs(total, n_rows)
-    if single_stats and not has_weight:
-        # Unweighted float32 responsibilities lie in [0, 1] and need no scaling
-        # (one that underflows is below float32's resolution of its component's
-        # sums): counts and sums of each chunk in float32, as scikit-learn's.
-        for i in range(n_rows):
-            scale_x[i] = row_scale[i]
-        for k in range(n_components):
-            count = zero
+    if not full_scatter:
+        # Each responsibility is formed inside the sums (prob times the row's scale):
+        # no pass that stores them first.
+        if single_stats and not has_weight:
+            # Unweighted float32 responsibilities lie in [0, 1] and need no scaling
+            # (one that underflows is below float32's resolution of its component's
+            # sums): counts and sums of each chunk in float32, as scikit-learn's.
             for i in range(n_rows):
-                r_x[i] = prob[k, i] * scale_x[i]
-                count += r_x[i]
-            n_k[k] += count
-            if count > 0.0:
-                _diagonal_sums(Xt, means[k], r_x, zero, 1.0, shift_sums[k], second[k, 0])
+                scale_x[i] = row_scale[i]
+            for k in range(n_components):
+                n_k[k] += _diagonal_sums(
+                    Xt, means[k], prob[k], scale_x, zero, 1.0, shift_sums[k], second[k, 0]
+                )
+        elif single_stats:
+            # Weighted float32 responsibilities are scaled to sum to 1, so that no
+            # weight overflows or underflows them; the sums are scaled back in float64.
+            for k in range(n_components):
+                count = 0.0
+                for i in range(n_rows):
+                    count += prob[k, i] * row_scale[i]
+                n_k[k] += count
+                if count == 0.0:
+                    continue
+                inverse = 1.0 / count
+                for i in range(n_rows):
+                    scale_x[i] = row_scale[i] * inverse
+                _diagonal_sums(
+                    Xt, means[k], prob[k], scale_x, zero, count, shift_sums[k], second[k, 0]
+                )
+        else:
+            for k in range(n_components):
+                n_k[k] += _diagonal_sums(
+                    Xt, means[k], prob[k], row_scale, 0.0, 1.0, shift_sums[k], second[k, 0]
+                )
         return log_likelihood
     for k in range(n_components):
         count = 0.0
@@ -349,20 +388,6 @@ def _stats_from_prob(
             r[i] = prob[k, i] * row_scale[i]
             count += r[i]
         n_k[k] += count
-        if not full_scatter:
-            if count == 0.0:
-                continue
-            if single_stats:
-                # Weighted float32 responsibilities are scaled to sum to 1, so that
-                # no weight overflows or underflows them; the sums are scaled back
-                # in float64.
-                inverse = 1.0 / count
-                for i in range(n_rows):
-                    r_x[i] = r[i] * inverse
-                _diagonal_sums(Xt, means[k], r_x, zero, count, shift_sums[k], second[k, 0])
-            else:
-                _diagonal_sums(Xt, means[k], r, 0.0, 1.0, shift_sums[k], second[k, 0])
-            continue
         for a in range(n_features):
             centre = means[k, a]
             first = 0.0
@@ -378,24 +403,31 @@ def _stats_from_prob(
 
 
 @numba.jit(**_REDUCE)
-def _diagonal_sums(Xt, centre, weight, zero, unit, shift_sums, second):
-    """``shift_sums += unit sum_i w_i d_i``, ``second += unit sum_i w_i d_i^2`` per feature.
+def _diagonal_sums(Xt, centre, prob, scale, zero, unit, shift_sums, second):
+    """``shift_sums += unit sum_i w_i d_i``, ``second += unit sum_i w_i d_i^2``; ``sum_i w_i``.
 
-    ``d = x - centre``; the sums over the chunk run in the dtype of ``weight`` and
-    ``zero`` (float32 for float32 rows' responsibilities), ``unit`` scales them
-    back in float64. The diagonal scatter needs each difference once: no
-    work arrays. Four features per sweep: eight running sums, where one feature's
-    two sums made each step wait for the previous one's addition (2x faster).
+    ``w = prob * scale`` (a component's responsibilities, formed here rather than
+    stored by a pass of their own), ``d = x - centre`` per feature; the sums over
+    the chunk run in the dtype of ``prob``, ``scale`` and ``zero`` (float32 for
+    float32 rows' responsibilities), ``unit`` scales them back in float64. The
+    diagonal scatter needs each difference once: no work arrays. Four features
+    per sweep: eight running sums, where one feature's two sums made each step
+    wait for the previous one's addition (2x faster).
     """
     n_features, n_rows = Xt.shape
+    # Every sweep sums the weights (one addition per row, cheaper than a loop of
+    # its own); the first sweep's sum is the count.
+    count = zero
     a = 0
     while a + 4 <= n_features:
         x0, x1, x2, x3 = Xt[a], Xt[a + 1], Xt[a + 2], Xt[a + 3]
         c0, c1, c2, c3 = centre[a], centre[a + 1], centre[a + 2], centre[a + 3]
         f0 = f1 = f2 = f3 = zero
         s0 = s1 = s2 = s3 = zero
+        weights = zero
         for i in range(n_rows):
-            w = weight[i]
+            w = prob[i] * scale[i]
+            weights += w
             d0 = x0[i] - c0
             d1 = x1[i] - c1
             d2 = x2[i] - c2
@@ -420,19 +452,27 @@ def _diagonal_sums(Xt, centre, weight, zero, unit, shift_sums, second):
         second[a + 1] += unit * s1
         second[a + 2] += unit * s2
         second[a + 3] += unit * s3
+        if a == 0:
+            count = weights
         a += 4
     while a < n_features:
         c = centre[a]
         first = zero
         square = zero
+        weights = zero
         for i in range(n_rows):
+            w = prob[i] * scale[i]
+            weights += w
             d = Xt[a, i] - c
-            t = weight[i] * d
+            t = w * d
             first += t
             square += t * d
         shift_sums[a] += unit * first
         second[a] += unit * square
+        if a == 0:
+            count = weights
         a += 1
+    return count
 
 
 @numba.jit(**_REDUCE)
@@ -520,22 +560,23 @@ def _add_scatter(rdiff, diff, second):
 
 # exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (Cody & Waite's two-part
 # ln 2, so r is exact to rounding), |r| <= ln(2)/2; exp(r) by its Taylor series to
-# degree 13 (truncation below 1e-17 relative). 2^n is built from its exponent bits
-# in a separate pass, so both loops vectorise: numba's own exp is a scalar call,
-# four times slower than this. Within 2 ulp of NumPy's exp on [-700, 0].
+# degree 13 (truncation below 1e-17 relative). 2^n is its exponent bits read as a
+# float (an LLVM bitcast), so the loop vectorises: numba's own exp is a scalar
+# call, four times slower than this. Within 2 ulp of NumPy's exp on [-700, 0].
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 
 
 @numba.jit(**{**_JIT, "fastmath": {"contract"}})
-def _exp_shifted(log_prob, row_max, n_rows, prob, bits):
+def _exp_shifted(log_prob, row_max, n_rows, prob, total):
     """``prob[k, i] = exp(max(log_prob[k, i] - row_max[i], _LOG_PROB_FLOOR))``, float64.
 
     ``prob`` may be ``log_prob`` itself. The shift and the exponential share one
-    sweep over the values.
+    sweep over the values. ``total[i]``: the sum of ``prob[:, i]``, taken as the
+    values are stored (a pass of its own would load them again).
     """
-    scale = bits.view(np.float64)
+    total[:n_rows] = 0.0
     for k in range(prob.shape[0]):
         source = log_prob[k]
         row = prob[k]
@@ -556,10 +597,10 @@ def _exp_shifted(log_prob, row_max, n_rows, prob, bits):
             p = p * r + 1.0 / 6.0
             p = p * r + 0.5
             p = p * r + 1.0
-            row[i] = p * r + 1.0
-            bits[i] = (np.int64(n) + 1023) << 52
-        for i in range(n_rows):
-            row[i] *= scale[i]
+            p = p * r + 1.0
+            value = p * int64_as_float64((np.int64(n) + 1023) << 52)
+            row[i] = value
+            total[i] += value
 
 
 # The float32 twin: 2^n from float32 exponent bits. float32 holds no normal
@@ -575,27 +616,30 @@ _LOG2E_SINGLE = np.float32(_LOG2E)
 _LN2_HI_SINGLE = np.float32(0.693359375)
 _LN2_LO_SINGLE = np.float32(-2.12194440e-4)
 _HALF_SINGLE = np.float32(0.5)
+_FLOOR_SINGLE = np.float32(_LOG_PROB_FLOOR_SINGLE)
 _INV_FACTORIALS_SINGLE = tuple(np.float32(1.0 / math.factorial(j)) for j in range(8))
 
 
 @numba.jit(**{**_JIT, "fastmath": {"contract"}})
-def _exp_shifted_single(log_prob, row_max, n_rows, prob, bits):
+def _exp_shifted_single(log_prob, row_max, n_rows, prob, total):
     """``prob[k, i] = exp(log_prob[k, i] - row_max[i])`` in float32, 0 below exp(-87).
 
-    The shift is taken in float64, so a value keeps its digits whatever the size
-    of the log-densities; only the exponential of the (at most 87 in magnitude)
-    shifted value is float32: twice the lanes of float64 per vector, and half the
-    polynomial. Within 1 ulp (float32) of the exponential of the float32-rounded
-    shifted value on (-87, 0]; that rounding adds at most |x| * 6e-8 relative.
+    The shift is taken in the dtype of ``log_prob`` and ``row_max`` (float32, or
+    float64 for log-densities too large for float32's quadratic forms); the
+    exponential of the (at most 87 in magnitude) shifted value is float32: twice
+    the lanes of float64 per vector, and half the polynomial. Within 1 ulp
+    (float32) of the exponential of the float32-rounded shifted value on (-87, 0];
+    that rounding adds at most |x| * 6e-8 relative. ``total[i]``: the float32 sum
+    of ``prob[:, i]``, as in ``_exp_shifted``.
     """
     c0, c1, c2, c3, c4, c5, c6, c7 = _INV_FACTORIALS_SINGLE
-    scale = bits.view(np.float32)
+    total[:n_rows] = 0.0
     for k in range(prob.shape[0]):
         source = log_prob[k]
         row = prob[k]
         for i in range(n_rows):
             shifted = source[i] - row_max[i]
-            x = np.float32(max(shifted, _LOG_PROB_FLOOR_SINGLE))
+            x = np.float32(max(shifted, _FLOOR_SINGLE))
             # np.floor keeps float32 (math.floor would return an integer and
             # promote the reduction to float64).
             n = np.floor(x * _LOG2E_SINGLE + _HALF_SINGLE)
@@ -607,12 +651,12 @@ def _exp_shifted_single(log_prob, row_max, n_rows, prob, bits):
             p = p * r + c3
             p = p * r + c2
             p = p * r + c1
-            row[i] = p * r + c0
+            p = p * r + c0
             # A zero scale (all exponent bits clear) flushes values below the floor.
             exponent = (np.int32(n) + np.int32(127)) << np.int32(23)
-            bits[i] = exponent if shifted > _LOG_PROB_FLOOR_SINGLE else np.int32(0)
-        for i in range(n_rows):
-            row[i] *= scale[i]
+            value = p * int32_as_float32(exponent if shifted > _FLOOR_SINGLE else 0)
+            row[i] = value
+            total[i] += value
 
 
 # A float32 quadratic form at or above this may have overflowed on the way.
@@ -628,16 +672,15 @@ _SINGLE_RESOLVED = 1e-2
 def _work_arrays(n_rows, n_features, full_scatter, dtype):
     """``_stats_from_prob``'s work arrays for chunks of ``n_rows`` rows.
 
-    (row totals, row scales, responsibilities, row scales and responsibilities
-    in ``dtype``, a zero of ``dtype``, and for the full scatter the differences
-    and weighted differences, features x rows).
+    (row totals, row scales, responsibilities, row scales in ``dtype``, a zero of
+    ``dtype``, and for the full scatter the differences and weighted differences,
+    features x rows).
     """
     scatter_rows = n_rows if full_scatter else 0
     return (
         np.empty(n_rows),
         np.empty(n_rows),
         np.empty(n_rows),
-        np.empty(n_rows, dtype),
         np.empty(n_rows, dtype),
         np.zeros(1, dtype)[0],
         np.empty((n_features if full_scatter else 0, scatter_rows)),
@@ -675,8 +718,20 @@ def _estep_tasks(
     log_prob_full = np.empty((n_components, chunk))
     prob_full = np.empty((n_components, chunk), X.dtype)
     row_max_full = np.empty(chunk)
-    bits = np.empty(chunk, dtype=np.int64)
-    bits_single = np.empty(chunk, dtype=np.int32)
+    # float32 log-densities (``single``) are taken relative to the largest log
+    # normalising constant, so that their rounding follows the size of the
+    # quadratic forms and of the constants' differences, not of the constants.
+    log_offset = -np.inf
+    for k in range(n_components):
+        if np.isfinite(log_norm[k]):
+            log_offset = max(log_offset, log_norm[k])
+    log_offset = log_offset if np.isfinite(log_offset) else 0.0
+    log_norm_x = log_norm - log_offset
+    background_x = background - log_offset
+    single_rows = chunk if single else 0
+    log_prob_single_full = np.empty((n_components, single_rows), means_x.dtype)
+    row_max_single_full = np.empty(single_rows, means_x.dtype)
+    prob_total = np.empty(chunk, X.dtype)
     Xt_full = np.empty((n_features, chunk), X.dtype)
     work_full = _work_arrays(chunk, n_features, full_scatter, X.dtype)
     while True:
@@ -696,6 +751,7 @@ def _estep_tasks(
                 Xt_full,
                 work_full,
             )
+            log_prob_single, row_max_single = log_prob_single_full, row_max_single_full
             if m < chunk:
                 # The kernels are compiled for contiguous arrays: a short chunk gets
                 # arrays of its own size.
@@ -704,33 +760,39 @@ def _estep_tasks(
                 row_max = np.empty(m)
                 Xt = np.empty((n_features, m), X.dtype)
                 work = _work_arrays(m, n_features, full_scatter, X.dtype)
+                log_prob_single = np.empty((n_components, m if single else 0), means_x.dtype)
+                row_max_single = np.empty(m if single else 0, means_x.dtype)
             transpose_rows(X, start, m, Xt)
             done = False
             if single:
                 over = _log_prob(
-                    Xt, means_x, prec_x, log_norm, full, background, _SINGLE_QUAD_LIMIT,
-                    log_prob, row_max,
+                    Xt, means_x, prec_x, log_norm_x, full, background_x, _SINGLE_QUAD_LIMIT,
+                    log_prob_single, row_max_single,
                 )  # fmt: skip
                 done = over == 0
+                if done:
+                    _exp_shifted_single(log_prob_single, row_max_single, m, prob, prob_total)
+                    for i in range(m):
+                        row_max[i] = row_max_single[i] + log_offset
             if not done:
                 # float64 parameters make the arithmetic float64 whatever the rows' dtype.
                 _log_prob(Xt, means, prec, log_norm, full, background, np.inf, log_prob, row_max)
-            if single:
-                _exp_shifted_single(log_prob, row_max, m, prob, bits_single)
-            else:
-                _exp_shifted(log_prob, row_max, m, prob, bits)
+                if single:
+                    _exp_shifted_single(log_prob, row_max, m, prob, prob_total)
+                else:
+                    _exp_shifted(log_prob, row_max, m, prob, prob_total)
             rows_weight = weight[start : start + m] if has_weight else weight
             # Two calls, not one with a conditional argument: the centres' dtype
             # selects the compiled specialisation.
             if single_stats:
                 task_log_likelihood += _stats_from_prob(
-                    Xt, rows_weight, has_weight, means_x, True, prob, row_max, background,
-                    full_scatter, acc, work,
+                    Xt, rows_weight, has_weight, means_x, True, prob, prob_total, row_max,
+                    background, full_scatter, acc, work,
                 )  # fmt: skip
             else:
                 task_log_likelihood += _stats_from_prob(
-                    Xt, rows_weight, has_weight, means, False, prob, row_max, background,
-                    full_scatter, acc, work,
+                    Xt, rows_weight, has_weight, means, False, prob, prob_total, row_max,
+                    background, full_scatter, acc, work,
                 )  # fmt: skip
         log_likelihood[task] = task_log_likelihood
         # Sequentially consistent: a thread that sees the count sees the slot.
