@@ -324,7 +324,7 @@ def _stats_from_prob(
     per block rather than once per chunk.
     """
     n_k, shift_sums, second = acc
-    total, row_scale, r, scale_x, zero, diff, rdiff = work
+    total, row_scale, r, scale_x, r_x, zero, diff, rdiff = work
     n_features, n_rows = Xt.shape
     n_components = means.shape[0]
     if log_background > -np.inf:
@@ -348,8 +348,7 @@ def _stats_from_prob(
             log_likelihood += row_max[i]
         log_likelihood += _sum_of_logs(total, n_rows)
     if not full_scatter:
-        # Each responsibility is formed inside the sums (prob times the row's scale):
-        # no pass that stores them first.
+        # Responsibilities are formed by the sums (prob times the row's scale).
         if single_stats and not has_weight:
             # Unweighted float32 responsibilities lie in [0, 1] and need no scaling
             # (one that underflows is below float32's resolution of its component's
@@ -358,7 +357,7 @@ def _stats_from_prob(
                 scale_x[i] = row_scale[i]
             for k in range(n_components):
                 n_k[k] += _diagonal_sums(
-                    Xt, means[k], prob[k], scale_x, zero, 1.0, shift_sums[k], second[k, 0]
+                    Xt, means[k], prob[k], scale_x, r_x, zero, 1.0, shift_sums[k], second[k, 0]
                 )
         elif single_stats:
             # Weighted float32 responsibilities are scaled to sum to 1, so that no
@@ -374,12 +373,12 @@ def _stats_from_prob(
                 for i in range(n_rows):
                     scale_x[i] = row_scale[i] * inverse
                 _diagonal_sums(
-                    Xt, means[k], prob[k], scale_x, zero, count, shift_sums[k], second[k, 0]
+                    Xt, means[k], prob[k], scale_x, r_x, zero, count, shift_sums[k], second[k, 0]
                 )
         else:
             for k in range(n_components):
                 n_k[k] += _diagonal_sums(
-                    Xt, means[k], prob[k], row_scale, 0.0, 1.0, shift_sums[k], second[k, 0]
+                    Xt, means[k], prob[k], row_scale, r, 0.0, 1.0, shift_sums[k], second[k, 0]
                 )
         return log_likelihood
     for k in range(n_components):
@@ -403,21 +402,27 @@ def _stats_from_prob(
 
 
 @numba.jit(**_REDUCE)
-def _diagonal_sums(Xt, centre, prob, scale, zero, unit, shift_sums, second):
+def _diagonal_sums(Xt, centre, prob, scale, weight, zero, unit, shift_sums, second):
     """``shift_sums += unit sum_i w_i d_i``, ``second += unit sum_i w_i d_i^2``; ``sum_i w_i``.
 
-    ``w = prob * scale`` (a component's responsibilities, formed here rather than
-    stored by a pass of their own), ``d = x - centre`` per feature; the sums over
-    the chunk run in the dtype of ``prob``, ``scale`` and ``zero`` (float32 for
-    float32 rows' responsibilities), ``unit`` scales them back in float64. The
-    diagonal scatter needs each difference once: no work arrays. Four features
-    per sweep: eight running sums, where one feature's two sums made each step
-    wait for the previous one's addition (2x faster).
+    ``w = prob * scale`` (a component's responsibilities), ``d = x - centre`` per
+    feature; the sums over the chunk run in the dtype of ``prob``, ``scale``,
+    ``weight`` and ``zero`` (float32 for float32 rows' responsibilities), ``unit``
+    scales them back in float64. Up to 8 features (two sweeps) each sweep forms the
+    weights itself, cheaper than a pass that stores them; more features, a first
+    pass stores them in ``weight`` for the sweeps to load. The diagonal scatter
+    needs each difference once: no other work arrays. Four features per sweep:
+    eight running sums, where one feature's two sums made each step wait for the
+    previous one's addition (2x faster).
     """
     n_features, n_rows = Xt.shape
-    # Every sweep sums the weights (one addition per row, cheaper than a loop of
-    # its own); the first sweep's sum is the count.
+    fused = n_features <= 8
     count = zero
+    if not fused:
+        for i in range(n_rows):
+            w = prob[i] * scale[i]
+            weight[i] = w
+            count += w
     a = 0
     while a + 4 <= n_features:
         x0, x1, x2, x3 = Xt[a], Xt[a + 1], Xt[a + 2], Xt[a + 3]
@@ -426,7 +431,7 @@ def _diagonal_sums(Xt, centre, prob, scale, zero, unit, shift_sums, second):
         s0 = s1 = s2 = s3 = zero
         weights = zero
         for i in range(n_rows):
-            w = prob[i] * scale[i]
+            w = prob[i] * scale[i] if fused else weight[i]
             weights += w
             d0 = x0[i] - c0
             d1 = x1[i] - c1
@@ -452,7 +457,7 @@ def _diagonal_sums(Xt, centre, prob, scale, zero, unit, shift_sums, second):
         second[a + 1] += unit * s1
         second[a + 2] += unit * s2
         second[a + 3] += unit * s3
-        if a == 0:
+        if fused and a == 0:
             count = weights
         a += 4
     while a < n_features:
@@ -461,7 +466,7 @@ def _diagonal_sums(Xt, centre, prob, scale, zero, unit, shift_sums, second):
         square = zero
         weights = zero
         for i in range(n_rows):
-            w = prob[i] * scale[i]
+            w = prob[i] * scale[i] if fused else weight[i]
             weights += w
             d = Xt[a, i] - c
             t = w * d
@@ -469,7 +474,7 @@ def _diagonal_sums(Xt, centre, prob, scale, zero, unit, shift_sums, second):
             square += t * d
         shift_sums[a] += unit * first
         second[a] += unit * square
-        if a == 0:
+        if fused and a == 0:
             count = weights
         a += 1
     return count
@@ -672,15 +677,16 @@ _SINGLE_RESOLVED = 1e-2
 def _work_arrays(n_rows, n_features, full_scatter, dtype):
     """``_stats_from_prob``'s work arrays for chunks of ``n_rows`` rows.
 
-    (row totals, row scales, responsibilities, row scales in ``dtype``, a zero of
-    ``dtype``, and for the full scatter the differences and weighted differences,
-    features x rows).
+    (row totals, row scales, responsibilities, row scales and responsibilities in
+    ``dtype``, a zero of ``dtype``, and for the full scatter the differences and
+    weighted differences, features x rows).
     """
     scatter_rows = n_rows if full_scatter else 0
     return (
         np.empty(n_rows),
         np.empty(n_rows),
         np.empty(n_rows),
+        np.empty(n_rows, dtype),
         np.empty(n_rows, dtype),
         np.zeros(1, dtype)[0],
         np.empty((n_features if full_scatter else 0, scatter_rows)),
