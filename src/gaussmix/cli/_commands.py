@@ -743,12 +743,12 @@ def write_table(table: pd.DataFrame, path: Path | None, stream: TextIO | None = 
         return
     kind = check_table_path(path)
     # The same atomic write as model files (temporary file, fsync, os.replace).
-    from ..io._model_files import _write_atomically
+    from ..io._atomic import write_atomically
 
     if kind == "csv":
-        _write_atomically(Path(path), lambda handle: table.to_csv(handle, index=False))
+        write_atomically(Path(path), lambda handle: table.to_csv(handle, index=False))
     else:
-        _write_atomically(Path(path), lambda handle: table.to_parquet(handle, index=False))
+        write_atomically(Path(path), lambda handle: table.to_parquet(handle, index=False))
 
 
 # ------------------------------------------------------------------- inspect
