@@ -629,12 +629,13 @@ def test_path_must_be_a_path():
 # ------------------------------------------ hostile files: bounded time and memory
 
 
-def raw_zip(path, entries, *, directory_size=None):
+def raw_zip(path, entries, *, directory_size=None, entry_count=None):
     """Write a ZIP archive by hand, so that its entries can declare anything.
 
     ``entries`` holds ``(name, method, data, crc, declared_size)``: ``data`` goes
     into the file as it is (already deflated for method 8), and the headers declare
-    ``declared_size`` uncompressed bytes with ``crc``, true or not.
+    ``declared_size`` uncompressed bytes with ``crc``, true or not; the end record
+    declares ``directory_size`` and ``entry_count`` when given.
     """
     with open(path, "wb") as handle:
         directory = []
@@ -685,7 +686,7 @@ def raw_zip(path, entries, *, directory_size=None):
         start = handle.tell()
         handle.write(b"".join(directory))
         size = handle.tell() - start if directory_size is None else directory_size
-        count = len(directory)
+        count = len(directory) if entry_count is None else entry_count
         if count > 0xFFFF:  # ZIP64: the end record's 16-bit count overflows
             record = handle.tell()
             handle.write(
@@ -844,6 +845,14 @@ def test_many_entries_are_refused_before_the_directory_is_parsed(saved, n_extra)
     message = bounded_load(saved, seconds=5, megabytes=5)
     assert f"it holds {n_extra + 7:,} entries; a model file holds at most 1,024" in message
     assert len(message) < 500
+
+
+def test_directory_holding_more_entries_than_its_end_record_says(saved):
+    entries = [stored(name, data) for name, data in model_entries(saved).items()]
+    extra = [stored(f"arrays/x{i}.npy", b"") for i in range(2_000)]
+    raw_zip(saved, entries + extra, entry_count=7)
+    message = bounded_load(saved, seconds=5, megabytes=20)
+    assert "it holds 2,007 entries; a model file holds at most 1,024" in message
 
 
 def test_entries_outside_the_manifest_are_listed_briefly(saved):

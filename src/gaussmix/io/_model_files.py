@@ -928,8 +928,14 @@ def _read(archive: zipfile.ZipFile):
 
 def _read_metadata(archive: zipfile.ZipFile) -> tuple[dict, dict[str, zipfile.ZipInfo]]:
     """The metadata, format-checked and checksum-verified, and the archive's entries."""
+    entries = archive.infolist()
+    if len(entries) > _MAX_ENTRIES:  # a directory that holds more than its end record says
+        raise _Problem(
+            f"it holds {len(entries):,} entries; a model file holds at most {_MAX_ENTRIES:,}. "
+            f"{_MODIFIED_HINT}"
+        )
     infos = {}
-    for info in archive.infolist():
+    for info in entries:
         if info.filename in infos:
             raise _Problem(f"it holds the entry {_quoted(info.filename)} twice. {_MODIFIED_HINT}")
         infos[info.filename] = info
