@@ -197,7 +197,7 @@ class _ParquetSource(DataSource):
         try:
             self._file = pq.ParquetFile(path)
             schema = self._file.schema_arrow
-        except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid, ArrowIOError
+        except _arrow_errors() as exc:
             raise ValueError(
                 f"{path}: not a Parquet file, or a damaged one ({_one_line(exc)})."
             ) from None
@@ -220,7 +220,7 @@ class _ParquetSource(DataSource):
                 batch = next(batches)
             except StopIteration:
                 return
-            except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid, ArrowIOError
+            except _arrow_errors() as exc:
                 raise ValueError(
                     f"{self.path}: the Parquet file is damaged ({_one_line(exc)})."
                 ) from None
@@ -415,6 +415,17 @@ def _import_pyarrow_parquet():
             'Reading Parquet files needs pyarrow: pip install "gaussmix[data]"'
         ) from None
     return pq
+
+
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    """What pyarrow raises for a file it cannot read.
+
+    ArrowInvalid is a ValueError and ArrowIOError an OSError; ArrowNotImplementedError
+    (an unsupported codec, say) is neither.
+    """
+    import pyarrow as pa
+
+    return (pa.ArrowException, ValueError, OSError)
 
 
 _READERS = {
