@@ -714,6 +714,22 @@ def test_non_parquet_and_damaged_parquet_files_are_named(tmp_path):
     assert "not a Parquet file, or a damaged one" in _data_error(path)
 
 
+def test_unsupported_parquet_feature_is_named(tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "data.parquet"
+    pd.DataFrame({"a": [1.0, 2.0]}).to_parquet(path)
+
+    def unsupported(*args, **kwargs):
+        raise pa.ArrowNotImplementedError("Support for codec 'lzo' not built")
+
+    monkeypatch.setattr(pq, "ParquetFile", unsupported)
+    with pytest.raises(ValueError, match=r"data\.parquet: not a Parquet file, or a damaged one"):
+        open_data(path)
+
+
 def test_damaged_parquet_page_is_named(tmp_path):
     import pandas as pd
     import pyarrow.parquet as pq
