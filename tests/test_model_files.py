@@ -729,7 +729,7 @@ def deflated_zeros(n_mib: int, prefix: bytes = b"") -> tuple[bytes, int, int]:
     return head + piece * n_mib + b"\x03\x00", crc, len(prefix) + n_mib * _MIB
 
 
-def test_deflated_zeros_helper_is_a_valid_stream():
+def test_deflated_zeros_gives_a_valid_deflate_stream():
     data, crc, size = deflated_zeros(3, prefix=b"header")
     inflated = zlib.decompress(data, -15)
     assert len(inflated) == size and inflated[:6] == b"header" and not any(inflated[6:])
