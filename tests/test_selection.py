@@ -167,6 +167,8 @@ def test_same_seed_same_table(blobs):
         ({"covariance_types": "XYZ"}, "covariance_type"),
         ({"n_init": 0}, "n_init"),
         ({"covariance_type": "full"}, "set by select_model"),
+        ({"n_jobs": 0}, "n_jobs must be None, a positive number"),
+        ({"n_jobs": 1.5}, "n_jobs must be None, a positive number"),
     ],
 )
 def test_bad_arguments_are_explained(blobs, kwargs, match):
@@ -228,6 +230,34 @@ def test_bad_data_is_reported_once_not_per_cell():
         select_model(X, n_components=[1, 2], covariance_types="full")
     with pytest.raises(ValueError, match="minimum of 2"):
         select_model(X[:1, :1] * 0 + 1, n_components=[1], covariance_types="full")
+
+
+def _weights(value=1.0, n=50, at=7):
+    weight = np.ones(n)
+    weight[at] = value
+    return weight
+
+
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        (_weights(np.nan), "sample_weight contains NaN or infinity"),
+        (_weights(-1.0), "sample_weight must be non-negative"),
+        (_weights(n=10), r"sample_weight must have shape \(50,\)"),
+        (_weights(n=50) * 0, "sample_weight is all zero"),
+    ],
+)
+def test_bad_weights_are_reported_once_before_any_cell(monkeypatch, weight, message):
+    from gaussmix import _selection
+
+    def no_cell(*args, **kwargs):
+        raise AssertionError("a cell was fitted")
+
+    monkeypatch.setattr(_selection, "_fit_cell", no_cell)
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match=message) as info:
+        select_model(X, n_components=[1, 2, 3], covariance_types="all", sample_weight=weight)
+    assert len(str(info.value)) < 200
 
 
 def test_dataframe_feature_names_reach_the_models():

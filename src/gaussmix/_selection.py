@@ -22,6 +22,7 @@ from sklearn.utils import check_array, check_random_state
 
 from ._hc import SUBSET_ROWS, hc_tree
 from ._mixture import GaussianMixture
+from ._validation import check_sample_weight
 from .backends import thread_limit
 from .covariance import get_covariance_model
 from .covariance._base import RIDGE_FRACTION
@@ -153,7 +154,8 @@ def select_model(
         Chooses the best cell; all three are reported. In scikit-learn's sign
         (lower is better); the table also has mclust's sign.
     sample_weight : array-like of shape (n_samples,), default=None
-        Passed to every fit and to the criteria.
+        Passed to every fit and to the criteria; checked once first (finite,
+        non-negative, not all zero), as ``GaussianMixture.fit`` checks it.
     init_params : str, default="hc"
         How each number of components starts (see GaussianMixture). The default
         is mclust's: one hierarchical-clustering tree (on a random subset of 2000
@@ -167,8 +169,9 @@ def select_model(
     random_state : int, RandomState or None
         Seeds every start; the same seed gives the same table.
     n_jobs : int or None, default=None
-        Cells fitted at once (joblib threads); ``-1`` uses every core. With
-        ``None`` or 1, cells run one after another, each using every core.
+        Cells fitted at once (joblib threads); ``-1`` uses every core, ``-2``
+        all but one, and so on; 0 is refused. With ``None`` or 1, cells run one
+        after another, each using every core.
     callback : callable or None, default=None
         Called as ``callback(row, done, total)`` after each cell, in grid order
         and in the calling thread (also with ``n_jobs``): ``row`` is the cell's
@@ -201,11 +204,20 @@ def select_model(
                 f"{banned} is set by select_model itself; pass it as select_model's own "
                 "argument instead."
             )
+    if n_jobs is not None and (
+        not isinstance(n_jobs, int | np.integer) or isinstance(n_jobs, bool) or n_jobs == 0
+    ):
+        raise InvalidParameterError(
+            "n_jobs must be None, a positive number of cells fitted at once, or negative "
+            f"(-1: every core, -2: all but one, ...); got {n_jobs!r}."
+        )
     if not isinstance(X, DataSource):
         # Bad data (NaN, text, too few rows) is reported once, here, rather than as
         # the same failure in every cell. X itself goes on to the fits unchanged,
         # so a DataFrame's column names reach the fitted models.
         check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
+    # Bad weights too: the check each fit makes, made once.
+    check_sample_weight(sample_weight, _shape(X)[0], min(ks))
     params.setdefault("tol", 1e-5)
     params.setdefault("max_iter", 1000)
     rng = check_random_state(random_state)
