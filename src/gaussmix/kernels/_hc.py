@@ -267,6 +267,8 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
             magnitude = weight[bi] * weight[bj] / (weight[bi] + weight[bj])
             magnitude *= row_norm * (2.0 * math.sqrt(dist) + _EPS * row_norm)
         bound = best + tie_rtol * magnitude
+        if not bound >= best:  # NaN from overflowed data: the search below must end
+            bound = best
         # The last pair within the bound in packed order: the largest j, then the
         # largest i (the search ends at the cheapest pair's row at the latest).
         bj = g - 1
