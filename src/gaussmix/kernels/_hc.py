@@ -17,11 +17,28 @@ mean and scatter), never from the rows.
 Group bookkeeping follows mclust's Fortran so that ties are broken the same way:
 groups live in slots ``0..g-1``; the costs of all pairs are stored packed,
 pair ``(i, j)`` with ``i < j`` at ``j (j - 1) / 2 + i``; the merged group takes the
-lower slot ``i`` and the group in the last slot moves into slot ``j``. The chosen
-pair is the *last* minimum in packed order. mclust scans all pairs for it at every
-step (O(n^3) in all); here each slot ``j`` keeps the minimum of its pairs
-``(., j)`` (or, once that pair's cost went up, a lower bound, refreshed only if the
-row is picked), which picks the same pair in O(n^2) typical time.
+lower slot ``i`` and the group in the last slot moves into slot ``j``. mclust picks
+the *last* minimum in packed order (its scan keeps a cost ``<=`` the best so far).
+
+Costs tied in real arithmetic (translated or duplicated configurations, data on a
+grid) come out a few ulps apart, and which is lower then depends on how the data
+were transformed and rounded (the CPU, the BLAS). So a merge counts as tied with the
+cheapest when its cost exceeds the cheapest by at most ``tie_rtol`` times the
+cheapest merge's magnitude, the scale of its rounding error: for VVV
+``|merged term| + |term_a| + |term_b| + n_a + n_b``; for EII, with ``r = max_i |z_i|``
+(means are known to about ``eps r``), ``n_a n_b / (n_a + n_b) r (2 |mean_a - mean_b|
++ eps r)``. The chosen pair is the last of the tied pairs in packed order: mclust's
+rule applied to the tie.
+
+mclust scans all pairs at every step (O(n^3) in all); here each slot ``j`` keeps
+the minimum of its pairs ``(., j)`` (or, once that pair's cost went up, a lower
+bound, refreshed only if the row is needed), which picks the same pair in O(n^2)
+typical time.
+
+Every sum runs in a fixed order (no fast-math), so the rounding of the costs does not
+depend on the SIMD width; and the arithmetic is symmetric, to the last bit, under a
+change of sign of a column of ``Z`` (the sign of an SVD's singular vectors is
+arbitrary).
 """
 
 from __future__ import annotations
@@ -38,6 +55,8 @@ __all__ = ["MODEL_CODES", "agglomerate"]
 _JIT = {"nogil": True, "cache": True, "nopython": True}
 
 MODEL_CODES = {"VVV": 0, "EII": 1}
+
+_EPS = float(np.finfo(np.float64).eps)
 
 
 @numba.jit(**_JIT)
@@ -162,7 +181,7 @@ def _changed(d, i, j, row_min, row_arg, stale):
 
 
 @numba.jit(**_JIT)
-def agglomerate(Z, sample_weight, model, alpha, beta):
+def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
     """Merge the rows of ``Z`` into one group, cheapest merge first.
 
     Parameters
@@ -175,6 +194,9 @@ def agglomerate(Z, sample_weight, model, alpha, beta):
         ``MODEL_CODES["VVV"]`` or ``MODEL_CODES["EII"]``.
     alpha, beta : float
         The regularisation of the VVV criterion (ignored by EII).
+    tie_rtol : float
+        Merges whose costs exceed the cheapest by at most this times its magnitude
+        are tied, and go to mclust's rule; 0 ties only equal costs.
 
     Returns
     -------
@@ -198,6 +220,12 @@ def agglomerate(Z, sample_weight, model, alpha, beta):
         label[i] = i
     merged = np.zeros((p, p))
     work = np.zeros((p, p))
+    row_norm = 0.0  # bounds every group mean's norm, the scale of its rounding
+    for i in range(m):
+        s = 0.0
+        for k in range(p):
+            s += Z[i, k] * Z[i, k]
+        row_norm = max(row_norm, math.sqrt(s))
     merges = np.empty((max(m - 1, 0), 2), dtype=np.int64)
     costs = np.empty(max(m - 1, 0))
     if m < 2:
@@ -213,9 +241,8 @@ def agglomerate(Z, sample_weight, model, alpha, beta):
 
     g = m
     for step in range(m - 1):
-        # The last minimum in packed order: the largest j, then the largest i. A
-        # stale row has a lower bound only; if it is picked, rescan it and pick again
-        # (a row with a larger index and an equal bound would have been picked).
+        # The cheapest merge. A stale row has a lower bound only; if it is picked,
+        # rescan it and pick again.
         while True:
             best = np.inf
             bj = 1
@@ -228,9 +255,38 @@ def agglomerate(Z, sample_weight, model, alpha, beta):
             _rescan(d, bj, row_min, row_arg)
             stale[bj] = False
         bi = row_arg[bj]
+        if vvv:
+            merged_term = best + term[bi] + term[bj]
+            magnitude = abs(merged_term) + abs(term[bi]) + abs(term[bj])
+            magnitude += weight[bi] + weight[bj]
+        else:
+            dist = 0.0
+            for k in range(p):
+                t = mean[bi, k] - mean[bj, k]
+                dist += t * t
+            magnitude = weight[bi] * weight[bj] / (weight[bi] + weight[bj])
+            magnitude *= row_norm * (2.0 * math.sqrt(dist) + _EPS * row_norm)
+        bound = best + tie_rtol * magnitude
+        if not bound >= best:  # NaN from overflowed data: the search below must end
+            bound = best
+        # The last pair within the bound in packed order: the largest j, then the
+        # largest i (the search ends at the cheapest pair's row at the latest).
+        bj = g - 1
+        while True:
+            if row_min[bj] <= bound:
+                if not stale[bj]:
+                    break
+                _rescan(d, bj, row_min, row_arg)
+                stale[bj] = False
+            else:
+                bj -= 1
+        base = bj * (bj - 1) // 2
+        bi = bj - 1
+        while d[base + bi] > bound:
+            bi -= 1
         merges[step, 0] = min(label[bi], label[bj])
         merges[step, 1] = max(label[bi], label[bj])
-        costs[step] = best
+        costs[step] = d[base + bi]
 
         # Group bj joins group bi (kept in slot bi).
         w = weight[bi] + weight[bj]
