@@ -17,7 +17,12 @@ from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
 from ._selection import ModelSelection, select_model
 from .covariance import COVARIANCE_TYPES
-from .exceptions import DegenerateComponentWarning, InvalidParameterError, ModelFileError
+from .exceptions import (
+    DegenerateComponentWarning,
+    InvalidParameterError,
+    ModelFileError,
+    NumericalError,
+)
 from .io import DataSource, load, open_data, save
 
 __version__ = "0.1.0"
@@ -31,6 +36,7 @@ __all__ = [
     "InvalidParameterError",
     "ModelFileError",
     "ModelSelection",
+    "NumericalError",
     "OutlierDetector",
     "__version__",
     "hc_tree",

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..exceptions import NumericalError
+
 # numpy.linalg rather than scipy.linalg: NumPy and SciPy wheels each bundle an
 # OpenBLAS, and alternating between the two in the EM loop leaves one library's
 # threads spinning while the other works (a 32 x 32 triangular solve took
@@ -86,6 +88,25 @@ def repair_matrix(matrix: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, fl
         ridge = ridge * 10.0
     # Only reachable for pathological input; the data's own variance is SPD.
     return np.diag(scale), float(scale.max())
+
+
+def unresolvable(model_name: str, components: np.ndarray, scale: np.ndarray) -> NumericalError:
+    """The error for covariances that stay singular after the strongest repair.
+
+    ``components`` lists the singular ones; ``scale`` (n_features,) holds the
+    data's variances, whose range usually explains it.
+    """
+    which = ", ".join(str(int(k)) for k in components)
+    spread = float(scale.max() / scale.min())
+    return NumericalError(
+        f"covariance_type={model_name!r} cannot be fitted to these data in float64: the "
+        f"covariance of component(s) {which} stays numerically singular even with a ridge "
+        "of 1e6 times each feature's variance added. The features' variances span a "
+        f"factor of {spread:.1e}, beyond what the model's eigen-decompositions resolve. "
+        "Standardise the features (for example with sklearn.preprocessing.StandardScaler), "
+        "or use a covariance_type that does not depend on the features' scales (VVV, EEE, "
+        "VEE, EVV or a diagonal model)."
+    )
 
 
 def precision_cholesky_from_covariance(covariance: np.ndarray) -> np.ndarray:

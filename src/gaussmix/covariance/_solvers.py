@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._decomposition import eigenvalues as eigenvalues_of
 from ._decomposition import unit_determinant, volumes
 
 __all__ = ["common_orientation_mm", "shared_shape", "shared_shape_matrix"]
@@ -213,7 +214,10 @@ def _nearest_orthogonal_minimiser(gradient: np.ndarray) -> np.ndarray:
     """
     if not np.all(np.isfinite(gradient)):
         return np.full_like(gradient, np.nan)
-    left, _, right = np.linalg.svd(gradient)
+    try:
+        left, _, right = np.linalg.svd(gradient)
+    except np.linalg.LinAlgError:  # "SVD did not converge": entries of wild range
+        return np.full_like(gradient, np.nan)
     return -(left @ right)
 
 
@@ -259,7 +263,7 @@ def common_orientation_mm(
     """
     orientation = orientation0
     eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
-    largest = np.linalg.eigvalsh(scatter)[:, -1]
+    largest = eigenvalues_of(scatter)[:, -1]
     n_iter = 0
     if not np.all(np.isfinite(eigenvalues)):
         return orientation, eigenvalues, n_iter
