@@ -596,3 +596,127 @@ def test_empty_component_keeps_its_own_parts(name):
         gm.fit(X)
     np.testing.assert_allclose(gm.means_[2], means_init[2])
     assert_constraint(name, full_covariances(get_covariance_model(name), gm.covariances_, 3, 3))
+
+
+# ======================================== features of wildly different scales
+
+# Models whose likelihood is unchanged when each feature is rescaled: their M-step
+# on a scatter G W G (G diagonal) is G Sigma G, an exact reference however wide G.
+SCALE_INVARIANT = ("EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVV", "VVV")
+GRADING = np.array([1e-6, 1.0, 1e12])
+
+
+def graded(scatter, grading):
+    return scatter * np.outer(grading, grading)
+
+
+@pytest.mark.parametrize("name", SCALE_INVARIANT)
+def test_scale_invariant_m_steps_are_exact_on_features_of_scales_1e_minus_6_to_1e12(name):
+    n_k, scatter = problem(8)
+    model = converged_model(name)
+    reference = full_covariances(model, m_step(model, n_k, scatter), 3, 3)
+    covariances = full_covariances(model, m_step(model, n_k, graded(scatter, GRADING)), 3, 3)
+    # Back in the ungraded units every entry keeps its digits.
+    np.testing.assert_allclose(graded(covariances, 1.0 / GRADING), reference, rtol=1e-8)
+
+
+def eigh_2x2(matrix):
+    """Eigenvalues (decreasing) and rotation angle of a 2 x 2 SPD matrix, in closed form.
+
+    The small eigenvalue as det / large one and the angle by atan2 keep their
+    relative accuracy whatever the ratio of the diagonal entries.
+    """
+    (p, q), (_, r) = matrix
+    large = (p + r) / 2 + np.hypot((p - r) / 2, q)
+    return np.array([large, (p * r - q * q) / large]), 0.5 * np.arctan2(2 * q, p - r)
+
+
+def compose_2x2(eigenvalues, angle):
+    c, s = np.cos(angle), np.sin(angle)
+    a, b = eigenvalues
+    return np.array(
+        [[a * c * c + b * s * s, (a - b) * s * c], [(a - b) * s * c, a * s * s + b * c * c]]
+    )
+
+
+def graded_2d_problem(ratio):
+    """Two components in two features whose standard deviations differ by ``ratio``."""
+    rng = np.random.default_rng(9)
+    grading = np.array([ratio, 1.0])
+    n_k = np.array([30.0, 50.0])
+    scatter = []
+    for n, rho in zip(n_k, (0.5, -0.3), strict=True):
+        spread = rng.uniform(0.5, 2.0, size=2)
+        correlation = np.array([[1.0, rho], [rho, 1.0]])
+        scatter.append(n * graded(correlation * np.outer(spread, spread), grading))
+    return n_k, np.array(scatter), grading
+
+
+def assert_close_in_feature_units(covariances, reference, rtol):
+    scale = 1.0 / np.sqrt(np.diagonal(reference, axis1=-2, axis2=-1))
+    unit = scale[..., :, None] * scale[..., None, :]
+    np.testing.assert_allclose(covariances * unit, reference * unit, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("ratio", [1e4, 1e8, 1e12])
+def test_eev_m_step_on_graded_scatter_matches_its_closed_form(ratio):
+    # EEV: Sigma_k = D_k diag(sum_k Omega_k / n) D_k^T for the eigenvalues Omega_k and
+    # eigenvectors D_k of W_k. From a ratio of 1e8 eigh lost the small eigenvalues.
+    n_k, scatter, _ = graded_2d_problem(ratio)
+    decompositions = [eigh_2x2(w) for w in scatter]
+    shared = sum(values for values, _ in decompositions) / n_k.sum()
+    reference = np.array([compose_2x2(shared, angle) for _, angle in decompositions])
+    covariances = m_step(get_covariance_model("EEV"), n_k, scatter)
+    assert_close_in_feature_units(covariances, reference, rtol=1e-8)
+
+
+@pytest.mark.parametrize("ratio", [1e4, 1e8, 1e12])
+def test_vev_m_step_on_graded_scatter_matches_a_one_dimensional_optimisation(ratio):
+    # VEV in two dimensions: the orientations are the W_k's eigenvectors and the shape
+    # is (a, 1/a); for a given a the best volumes are closed-form, so the objective
+    # profiles to one variable, minimised here by scipy.
+    from scipy.optimize import minimize_scalar
+
+    n_k, scatter, _ = graded_2d_problem(ratio)
+    decompositions = [eigh_2x2(w) for w in scatter]
+    omega = np.array([values for values, _ in decompositions])
+
+    def volumes(log_a):
+        return (omega[:, 0] / np.exp(log_a) + omega[:, 1] * np.exp(log_a)) / (2 * n_k)
+
+    def profile(log_a):
+        return float(2 * n_k @ np.log(volumes(log_a)))
+
+    log_a = minimize_scalar(
+        profile, bounds=(-60, 60), method="bounded", options={"xatol": 1e-12}
+    ).x
+    shape = np.exp([log_a, -log_a])
+    reference = np.array(
+        [
+            compose_2x2(v * shape, angle)
+            for v, (_, angle) in zip(volumes(log_a), decompositions, strict=True)
+        ]
+    )
+    covariances = m_step(converged_model("VEV"), n_k, scatter)
+    assert_close_in_feature_units(covariances, reference, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", MCLUST_NAMES)
+def test_one_component_on_features_of_scales_1_to_1e12_is_the_sample_covariance(name):
+    # With one component every model with orientation is VVV: the eigen-decomposition
+    # and recomposition must give the scatter back, small variances included.
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(200, 3)) @ np.array([[1.0, 0.4, 0.2], [0, 1, 0.3], [0, 0, 1]])
+    X *= np.array([1.0, 1e6, 1e12])
+    gm = GaussianMixture(1, covariance_type=name, reg_covar="auto").fit(X)
+    model = get_covariance_model(name)
+    covariance = full_covariances(model, gm.covariances_, 1, 3)[0]
+    sample = np.cov(X.T, bias=True) + 1e-6 * np.diag(np.var(X, axis=0))
+    if name[1:] == "II":
+        reference = np.trace(sample) / 3 * np.eye(3)
+    elif name[2] == "I":
+        reference = np.diag(np.diag(sample))
+    else:
+        reference = sample
+    assert_close_in_feature_units(covariance, reference, rtol=1e-7)
+    assert np.all(np.isfinite(gm.score_samples(X)))

@@ -158,7 +158,7 @@ def jacobi_eigh(factors: np.ndarray, max_sweeps: int = 60) -> tuple[np.ndarray, 
             alpha = np.einsum("mir,mir->mr", col_p, col_p)
             beta = np.einsum("mir,mir->mr", col_q, col_q)
             gamma = np.einsum("mir,mir->mr", col_p, col_q)
-            active = np.abs(gamma) > tol * np.sqrt(alpha * beta)
+            active = np.abs(gamma) > tol * np.sqrt(alpha) * np.sqrt(beta)
             if not np.any(active):
                 continue
             rotated = True
