@@ -257,15 +257,16 @@ def estep_stats(
 def _checked(stats: SuffStats) -> SuffStats:
     """``stats``, or a NumericalError if the E-step's log-likelihood is not finite.
 
-    With finite parameters the kernels give every row a finite log-density unless
-    its quadratic form overflows: a point 1e150 standard deviations out, say.
+    With finite parameters the kernels give every row a finite log-density, but
+    the (weighted) sum of those of rows extremely far out can still overflow.
     """
     if not math.isfinite(stats.log_likelihood):
         raise NumericalError(
             f"The log-likelihood of the data under the current parameters is "
-            f"{stats.log_likelihood}: some rows lie so far outside a component that their "
-            "squared distance overflows float64. Check the data for extreme values, "
-            "standardise the features, or use reg_covar='auto'."
+            f"{stats.log_likelihood}: it overflows float64, as it does when rows lie "
+            "extremely far outside every component (1e150 standard deviations, say). "
+            "Check the data for extreme values, standardise the features, or use "
+            "reg_covar='auto'."
         )
     return stats
 

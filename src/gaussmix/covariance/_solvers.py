@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._base import triangular_inverse
 from ._decomposition import eigenvalues as eigenvalues_of
 from ._decomposition import unit_determinant, volumes
 
@@ -66,9 +67,13 @@ def _start_volumes(volumes0: np.ndarray | None, trace: np.ndarray, n_k: np.ndarr
 
 
 def _safe_inverse(values: np.ndarray) -> np.ndarray:
-    """1 / values where positive, 0 where 0 (no spread weighs nothing), NaN where NaN."""
+    """1 / values where positive, 0 where 0 (no spread weighs nothing), NaN where NaN.
+
+    A subnormal value has an infinite inverse, which stops the iterations.
+    """
     positive = values > 0
-    return np.where(positive, 1.0 / np.where(positive, values, 1.0), values * 0.0)
+    with np.errstate(over="ignore"):
+        return np.where(positive, 1.0 / np.where(positive, values, 1.0), values * 0.0)
 
 
 def shared_shape(
@@ -172,10 +177,11 @@ def shared_shape_matrix(
                 break
             shared = combined / determinant_root
             try:
-                inverse = np.linalg.inv(shared)
+                inverse_chol = triangular_inverse(np.linalg.cholesky(shared))
             except np.linalg.LinAlgError:
                 shared = np.full_like(combined, np.nan)
                 break
+            inverse = inverse_chol.T @ inverse_chol
             volume = np.einsum("kij,ji->k", scatter, inverse) / (n_features * n_k)
             q = n_features * _log_sum(n_k, volume)
             if _went_up(q, q_previous):
