@@ -273,24 +273,28 @@ def common_orientation_mm(
     n_iter = 0
     if not np.all(np.isfinite(eigenvalues)):
         return orientation, eigenvalues, n_iter
-    while n_iter < max_iter:
-        n_iter += 1
-        last = orientation, eigenvalues
-        inverse = _safe_inverse(eigenvalues)
-        # MM1: sum_k S_k D L_k - w_k D L_k; D L_k scales D's columns.
-        product = scatter @ orientation
-        gradient = np.einsum("kij,kj->ij", product, inverse) - orientation * (largest @ inverse)
-        orientation = _nearest_orthogonal_minimiser(gradient)
-        # MM2: sum_k (L_k - m_k I) D^T S_k, with D the MM1 update.
-        projected = np.swapaxes(scatter @ orientation, 1, 2)  # D^T S_k (S_k symmetric)
-        excess = inverse - inverse.max(axis=1, keepdims=True)
-        gradient = np.einsum("ki,kij->ij", excess, projected)
-        orientation = _nearest_orthogonal_minimiser(gradient).T
-        q_previous = q
-        eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
-        if not np.all(np.isfinite(eigenvalues)) or _went_up(q, q_previous):
-            orientation, eigenvalues = last
-            break
-        if _converged(q, q_previous, tol):
-            break
+    # Overflow on degenerate data gives a non-finite step, which is not taken.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        while n_iter < max_iter:
+            n_iter += 1
+            last = orientation, eigenvalues
+            inverse = _safe_inverse(eigenvalues)
+            # MM1: sum_k S_k D L_k - w_k D L_k; D L_k scales D's columns.
+            product = scatter @ orientation
+            gradient = np.einsum("kij,kj->ij", product, inverse) - orientation * (
+                largest @ inverse
+            )
+            orientation = _nearest_orthogonal_minimiser(gradient)
+            # MM2: sum_k (L_k - m_k I) D^T S_k, with D the MM1 update.
+            projected = np.swapaxes(scatter @ orientation, 1, 2)  # D^T S_k (S_k symmetric)
+            excess = inverse - inverse.max(axis=1, keepdims=True)
+            gradient = np.einsum("ki,kij->ij", excess, projected)
+            orientation = _nearest_orthogonal_minimiser(gradient).T
+            q_previous = q
+            eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
+            if not np.all(np.isfinite(eigenvalues)) or _went_up(q, q_previous):
+                orientation, eigenvalues = last
+                break
+            if _converged(q, q_previous, tol):
+                break
     return orientation, eigenvalues, n_iter
