@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from conftest import mixture_data
 from gaussmix import COVARIANCE_TYPES, DegenerateComponentWarning, GaussianMixture
 from gaussmix.covariance import MCLUST_NAMES, get_covariance_model
+from gaussmix.covariance._decomposition import eigenvalues, jacobi_eigh, sorted_eigh, volumes
 
 SKLEARN_NAMES = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
 NEW_NAMES = tuple(name for name in MCLUST_NAMES if name not in SKLEARN_NAMES)
@@ -775,3 +776,67 @@ def test_one_component_on_features_of_scales_1_to_1e12_is_the_sample_covariance(
         reference = sample
     assert_close_in_feature_units(covariance, reference, rtol=1e-7)
     assert np.all(np.isfinite(gm.score_samples(X)))
+
+
+def graded_spd(seed, n, span):
+    """``S H S``: a well-conditioned ``H`` and scales spread over 10**(+-span)."""
+    rng = np.random.default_rng(seed)
+    factor = rng.normal(size=(n + 3, n))
+    inner = factor.T @ factor / (n + 3)
+    scales = 10.0 ** rng.uniform(-span, span, size=n)
+    return graded(inner, scales), inner, scales
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_jacobi_eigh_resolves_eigenvalues_spanning_1e40(seed):
+    matrix, inner, scales = graded_spd(seed, 6, 10)
+    values, vectors = jacobi_eigh(np.linalg.cholesky(matrix).T[None])
+    values, vectors = values[0], vectors[0]
+    assert np.all(np.diff(values) <= 0)
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(6), atol=1e-13)
+    # The largest eigenvalues: eigh resolves those above ~1e-8 of the top.
+    reference = np.linalg.eigvalsh(matrix)[::-1]
+    resolved = reference > 1e-8 * reference[0]
+    np.testing.assert_allclose(values[resolved], reference[resolved], rtol=1e-9)
+    # The smallest: the largest of the inverse, S^-1 H^-1 S^-1, which eigh resolves.
+    inverse = graded(np.linalg.inv(inner), 1.0 / scales)
+    np.testing.assert_allclose(values[-1], 1.0 / np.linalg.eigvalsh(inverse)[-1], rtol=1e-9)
+    # All of them: their product is det(S)^2 det(H).
+    expected = 2 * np.log(scales).sum() + np.linalg.slogdet(inner)[1]
+    np.testing.assert_allclose(np.log(values).sum(), expected, rtol=1e-12)
+    # The eigenvector of the smallest, through the inverse (residual relative to 1/lambda).
+    smallest = vectors[:, -1]
+    residual = inverse @ smallest - smallest / values[-1]
+    assert np.abs(residual).max() <= 1e-9 / values[-1]
+
+
+def test_sorted_eigh_keeps_small_eigenvalues_of_graded_matrices_and_plain_ones_as_eigh():
+    matrix, inner, scales = graded_spd(5, 4, 8)
+    values = sorted_eigh(matrix[None])[0][0]
+    smallest = 1.0 / np.linalg.eigvalsh(graded(np.linalg.inv(inner), 1.0 / scales))[-1]
+    np.testing.assert_allclose(values[-1], smallest, rtol=1e-9)
+    # A well-conditioned matrix is eigh's decomposition, bit for bit.
+    plain = inner[None]
+    expected_values, expected_vectors = np.linalg.eigh(plain)
+    got_values, got_vectors = sorted_eigh(plain)
+    np.testing.assert_array_equal(got_values, expected_values[..., ::-1])
+    np.testing.assert_array_equal(got_vectors, expected_vectors[..., ::-1])
+
+
+def test_decompositions_of_non_finite_matrices_are_nan_not_errors():
+    # Degenerate data give M-steps with inf or NaN entries; LAPACK then raises or
+    # returns garbage depending on the BLAS build. Here they are NaN, for the repair.
+    stack = np.stack([np.eye(3), np.full((3, 3), np.inf), np.diag([1.0, np.nan, 2.0])])
+    values, vectors = sorted_eigh(stack)
+    np.testing.assert_array_equal(values[0], [1.0, 1.0, 1.0])
+    assert np.all(np.isnan(values[1:])) and np.all(np.isnan(vectors[1:]))
+    assert np.all(np.isnan(eigenvalues(stack)[1:]))
+    np.testing.assert_array_equal(np.isnan(volumes(stack)), [False, True, True])
+
+
+def test_volumes_of_graded_and_singular_matrices():
+    matrix, inner, scales = graded_spd(6, 5, 12)
+    expected = np.exp((2 * np.log(scales).sum() + np.linalg.slogdet(inner)[1]) / 5)
+    np.testing.assert_allclose(volumes(matrix[None]), [expected], rtol=1e-12)
+    singular = np.diag([2.0, 0.0, 3.0])
+    assert volumes(singular[None])[0] == 0.0
