@@ -83,7 +83,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     tol : float, default=1e-3
         EM stops when the mean log-likelihood changes by less than ``tol``.
     reg_covar : float or "auto", default=1e-6
-        Non-negative value added to the diagonal of every covariance. ``"auto"``
+        Non-negative finite value added to the diagonal of every covariance. ``"auto"``
         adds ``1e-6`` times each feature's (weighted) variance instead, so the
         regularisation follows the data's own scale (data with features of scale
         1e-6 or 1e9 then fit as well as standardised data). Precisely, ``n_k``
