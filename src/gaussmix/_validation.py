@@ -169,7 +169,7 @@ def _representable_spread(dtype) -> float:
 def check_magnitude(X: np.ndarray) -> None:
     """Raise ValueError if the squares of ``X`` would overflow its dtype.
 
-    The limit is 1e150 for float64 and 1e15 for float32 (a float32 fit keeps its
+    The limit is 1e150 for float64 and 2e15 for float32 (a float32 fit keeps its
     covariances in float32).
     """
     # max and -min rather than abs(X): no temporary the size of X.
