@@ -260,8 +260,8 @@ def test_values_whose_squares_overflow(X):
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
 @pytest.mark.parametrize("reg_covar", ["auto", 0.0, 1e-6])
 def test_non_finite_reg_covar_is_refused_like_sklearn(X, method, reg_covar):
-    # scikit-learn: "must be a float in the range [0.0, inf)"; inf used to be accepted
-    # and gave nonsense or a FloatingPointError.
+    # As scikit-learn: "must be a float in the range [0.0, inf)". An infinite ridge
+    # leaves no model to fit.
     for value in (np.inf, -np.inf, np.nan):
         gm = GaussianMixture(2, reg_covar=value)
         with pytest.raises(InvalidParameterError, match=r"reg_covar must be a finite"):

@@ -238,10 +238,10 @@ def test_dataframe_feature_names_reach_the_models():
 
 
 def test_features_of_wildly_different_scales_are_not_called_collapsed():
-    # Features of scales 1 and 1e8: judged against the data's mean variance (that of
-    # the 1e8 feature) every component looked collapsed, and eigvalsh even gave
-    # negative "variances". Scaled per feature, every cell fits, and the best one is
-    # the one chosen on the standardised data.
+    # Features of scales 1e-4, 1 and 1e8. Against the data's mean variance (that of
+    # the 1e8 feature) every component would look collapsed in the small features;
+    # with each feature scaled to variance 1 none does: every cell fits, and the
+    # scale-invariant models' BIC is that of the unscaled data plus the log-Jacobian.
     X, _ = mixture_data(300, 3, 2, seed=1)
     factors = np.array([1.0, 1e8, 1e-4])
     grid = dict(n_components=[1, 2, 3], covariance_types="all", random_state=0)
