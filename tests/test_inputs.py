@@ -259,6 +259,61 @@ def test_values_whose_squares_overflow(X):
         GaussianMixture(2).fit(X * 1e200)
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("reg_covar", ["auto", 0.0, 1e-6])
+def test_non_finite_reg_covar_is_refused_like_sklearn(X, method, reg_covar):
+    # As scikit-learn: "must be a float in the range [0.0, inf)". An infinite ridge
+    # leaves no model to fit.
+    for value in (np.inf, -np.inf, np.nan):
+        gm = GaussianMixture(2, reg_covar=value)
+        with pytest.raises(InvalidParameterError, match=r"reg_covar must be a finite"):
+            getattr(gm, method)(X)
+        assert not hasattr(gm, "means_")
+    # Finite values still fit, and the finite check does not reject a legal one.
+    getattr(GaussianMixture(2, reg_covar=reg_covar, random_state=0), method)(X)
+
+
+@pytest.mark.parametrize("reg_covar", ["auto", 0.0, 1e-6])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("exponent", [-20, -30])
+def test_float32_too_narrow_for_float32_precisions_is_refused(X, reg_covar, method, exponent):
+    # The precisions of data scaled by 1e-20 are ~1e40, beyond float32's 3.4e38: the
+    # fit refuses the data up front and says how to rescale, whatever reg_covar is,
+    # rather than setting precisions_ = inf (which gaussmix.save then refuses).
+    X32 = (X * 10.0**exponent).astype(np.float32)
+    gm = GaussianMixture(2, reg_covar=reg_covar, random_state=0)
+    with pytest.raises(ValueError, match=r"overflow float32.*X \* \de\+\d\d.*float64"):
+        getattr(gm, method)(X32)
+    assert not hasattr(gm, "means_")
+    # The same data as float64 fit, with finite parameters.
+    gm = GaussianMixture(2, reg_covar="auto", random_state=0).fit(X32.astype(np.float64))
+    for name in FITTED_ARRAYS:
+        assert np.all(np.isfinite(getattr(gm, name))), name
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "VEV", "spherical", "EVI"])
+@pytest.mark.parametrize("exponent", [-14, 12])
+def test_float32_at_the_edges_of_its_range_fits_like_float64(X, covariance_type, exponent):
+    # Just inside the accepted range a float32 fit is the float64 fit, rounded.
+    X32 = (X * 10.0**exponent).astype(np.float32)
+    params = dict(n_components=2, covariance_type=covariance_type, reg_covar="auto")
+    gm32 = GaussianMixture(**params, random_state=0).fit(X32)
+    gm64 = GaussianMixture(**params, random_state=0).fit(X32.astype(np.float64))
+    for name in FITTED_ARRAYS:
+        value = getattr(gm32, name)
+        assert value.dtype == np.float32 and np.all(np.isfinite(value)), name
+        assert_allclose(value, getattr(gm64, name), rtol=1e-3, err_msg=name)
+    assert np.all(np.isfinite(gm32.score_samples(X32)))
+
+
+def test_float32_values_whose_squares_overflow_float32(X):
+    X32 = (X * 1e17).astype(np.float32)
+    with pytest.raises(ValueError, match=r"overflow float32.*[Rr]escale"):
+        GaussianMixture(2).fit(X32)
+    # As float64 the same values are fine.
+    GaussianMixture(2, random_state=0).fit(X32.astype(np.float64))
+
+
 def test_one_dimensional_X(X):
     with pytest.raises(ValueError, match="reshape"):
         GaussianMixture(1).fit(X[:, 0])
@@ -357,8 +412,15 @@ BAD_HYPERPARAMETERS = [
     ({"n_components": True}, "n_components"),
     ({"tol": -1}, "tol"),
     ({"tol": np.nan}, "tol"),
+    ({"tol": np.inf}, "tol"),
     ({"reg_covar": -1}, "reg_covar"),
     ({"reg_covar": "big"}, "reg_covar"),
+    ({"reg_covar": np.inf}, "reg_covar"),
+    ({"reg_covar": float("inf")}, "reg_covar"),
+    ({"reg_covar": np.nan}, "reg_covar"),
+    ({"learning_offset": np.inf}, "learning_offset"),
+    ({"learning_offset": np.nan}, "learning_offset"),
+    ({"learning_decay": np.nan}, "learning_decay"),
     ({"max_iter": -1}, "max_iter"),
     ({"max_iter": 10.0}, "max_iter"),
     ({"n_init": 0}, "n_init"),

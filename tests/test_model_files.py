@@ -136,7 +136,7 @@ def test_round_trip_of_unusual_parameters(tmp_path):
         2,
         covariance_type="VVV",
         reg_covar="auto",
-        tol=float("inf"),
+        tol=0.0,
         max_iter=0,
         weights_init=(0.25, 0.75),
         means_init=np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32),

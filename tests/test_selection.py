@@ -265,3 +265,35 @@ def test_dataframe_feature_names_reach_the_models():
     frame = pd.DataFrame(X, columns=["height", "weight"])
     res = select_model(frame, n_components=[1, 2], covariance_types="full", random_state=0)
     assert list(res.best_estimator_.feature_names_in_) == ["height", "weight"]
+
+
+def test_features_of_wildly_different_scales_are_not_called_collapsed():
+    # Features of scales 1e-4, 1 and 1e8. Against the data's mean variance (that of
+    # the 1e8 feature) every component would look collapsed in the small features;
+    # with each feature scaled to variance 1 none does: every cell fits, and the
+    # scale-invariant models' BIC is that of the unscaled data plus the log-Jacobian.
+    X, _ = mixture_data(300, 3, 2, seed=1)
+    factors = np.array([1.0, 1e8, 1e-4])
+    grid = dict(n_components=[1, 2, 3], covariance_types="all", random_state=0)
+    graded = select_model(X * factors, **grid, reg_covar="auto")
+    assert (graded.table["error"] == "").all(), graded.table["error"].unique()
+    standard = select_model(X, **grid, reg_covar="auto")
+    scale_invariant = graded.table["covariance_type"].isin(["VVV", "EEE", "VVI", "EEI"])
+    np.testing.assert_allclose(
+        graded.table.loc[scale_invariant, "bic"] - 2 * 300 * np.log(factors).sum(),
+        standard.table.loc[scale_invariant, "bic"],
+        rtol=1e-6,
+    )
+
+
+def test_cells_on_degenerate_data_carry_a_clear_reason():
+    # One huge outlier, constant features: cells may fail, each with a reason of
+    # gaussmix's own (never a raw LinAlgError or FloatingPointError text).
+    X = np.ones((17, 4))
+    X[0, 1] = 0.0
+    X[0, 2] = 7.34936819e19
+    res = select_model(X, n_components=[1, 2, 3], covariance_types="all", random_state=0)
+    errors = res.table["error"]
+    assert (errors == "").any()
+    for error in errors[errors != ""]:
+        assert error.startswith(("SpuriousFitError: ", "NumericalError: ")), error

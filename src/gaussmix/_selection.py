@@ -397,7 +397,10 @@ def _check_not_spurious(estimator) -> None:
     """Raise SpuriousFitError if a component's covariance has collapsed.
 
     The data's covariance is that of the fitted mixture (EM matches the first two
-    moments at convergence), so no pass over the data is needed.
+    moments at convergence), so no pass over the data is needed. Covariances are
+    judged with each feature scaled to the data's variance 1: a feature of scale
+    1e8 next to one of scale 1 is then no reason to call a component collapsed,
+    and the eigenvalues of the scaled matrices keep their digits.
     """
     model = get_covariance_model(estimator.covariance_type)
     weights = estimator.weights_.astype(np.float64)
@@ -412,18 +415,20 @@ def _check_not_spurious(estimator) -> None:
         w * (c + np.outer(m - centre, m - centre))
         for w, m, c in zip(weights, means, covariances, strict=True)
     )
-    scale = float(np.trace(total)) / n_features
+    inverse_std = 1.0 / np.sqrt(np.diag(total))
     if isinstance(estimator.reg_covar, str):
-        reg = RIDGE_FRACTION * float(np.max(np.diag(total)))
+        reg = RIDGE_FRACTION
     else:
-        reg = float(estimator.reg_covar)
+        reg = float(estimator.reg_covar) * float(np.max(inverse_std**2))
     # With reg_covar=0 a collapsed component is repaired with a ridge of this size.
-    floor = SPURIOUS_REG_FACTOR * max(reg, RIDGE_FRACTION * scale)
+    floor = SPURIOUS_REG_FACTOR * max(reg, RIDGE_FRACTION)
     for k, covariance in enumerate(covariances):
-        smallest = float(np.linalg.eigvalsh(covariance)[0])
-        if smallest <= floor and smallest <= SPURIOUS_RTOL * scale:
+        scaled = covariance * np.outer(inverse_std, inverse_std)
+        smallest = float(np.linalg.eigvalsh(scaled)[0])
+        if smallest <= floor and smallest <= SPURIOUS_RTOL:
             raise SpuriousFitError(
                 f"spurious maximum: component {k} (weight {weights[k]:.3g}) has collapsed, "
-                f"its smallest variance is {smallest / scale:.1e} of the data's mean variance; "
-                "such fits have an unbounded likelihood and are not compared"
+                f"its smallest variance is {smallest:.1e} of the data's (each feature "
+                "scaled to variance 1); such fits have an unbounded likelihood and are not "
+                "compared"
             )
