@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 
-from ._hc import SUBSET_ROWS, hc_tree
+from ._hc import mclust_start
 from ._mixture import GaussianMixture
 from ._validation import check_sample_weight
 from .backends import thread_limit
@@ -301,20 +301,21 @@ def _model_names(covariance_types) -> list[str]:
 def _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed) -> dict:
     """The starting partition for each number of components, shared by all models.
 
-    For ``init_params="hc"`` one tree is built and cut at every K, as mclust does.
+    For ``init_params="hc"`` one tree is built and cut at every K (quantile classes
+    for one feature), as mclust does.
     """
     partitions = dict.fromkeys(ks)
     if template.init_params == "hc":
         try:
-            n_rows, n_features = _shape(X)
-            # mclust's rule: VVV when there are more rows than features, else EII.
-            model = "VVV" if min(n_rows, SUBSET_ROWS) > n_features else "EII"
-            tree = hc_tree(X, sample_weight, model=model, random_state=tree_seed)
+            tree = mclust_start(X, sample_weight, random_state=tree_seed)
         except Exception:  # each cell then reports its own failure
             return partitions
         for k in ks:
             if k <= tree.n_leaves:
-                partitions[k] = (tree.rows, tree.labels(k))
+                try:
+                    partitions[k] = (tree.rows, tree.labels(k))
+                except ValueError:  # quantile classes of a constant feature
+                    continue
         return partitions
     for k in ks:
         probe = GaussianMixture(

@@ -14,6 +14,22 @@ mean and scatter), never from the rows.
   initialisation does not use this criterion; here the rule is the same for all.)
 - ``"EII"``: Ward's cost ``n_a n_b / (n_a + n_b) |mean_a - mean_b|^2``.
 
+With ``mclust_factors`` the VVV costs are those mclust's Fortran (``hcvvv``, 6.0.0)
+computes rather than the criterion above. mclust keeps a group's scatter as a
+triangular factor ``R`` (``R^T R = W``), and when it stores the factor of a merged
+group it writes the factor's *first* row into every stored row; a stored row ``k``
+(1-based) is read back from column ``k``. So a group of ``c`` rows that is read back
+from storage has the scatter ``W'_ab = min(a, b, c - 1) r_a r_b`` (1-based ``a``,
+``b``), with ``r = W[0, :] / sqrt(W_11)`` the first row of its factor. Only the group
+made by the latest merge is used with its own factor (the costs of its pairs are
+computed right after the merge, and a merge of it at the next step reuses that
+factor); every other group enters a merge, and the cost of a pair, through ``W'``.
+The new group's term is the chosen cost plus the two terms (mclust's ``tmop``), and
+its trace is exact. When ``W_11 = 0`` (the first column constant within the group)
+``r`` is the first row of the factor mclust starts from: that of the latest group
+when it takes part, else that of the group in the higher slot, else (two single
+rows) ``sqrt(n_a n_b / (n_a + n_b)) (mean_a - mean_b)``.
+
 Group bookkeeping follows mclust's Fortran so that ties are broken the same way:
 groups live in slots ``0..g-1``; the costs of all pairs are stored packed,
 pair ``(i, j)`` with ``i < j`` at ``j (j - 1) / 2 + i``; the merged group takes the
@@ -113,6 +129,15 @@ def _merged_scatter(a, b, factor, mean, scatter, out):
 
 
 @numba.jit(**_JIT)
+def _stored_scatter(first_row, count, p, out):
+    """Lower triangle of mclust's stored scatter: min(a, b, c - 1) r_a r_b (1-based)."""
+    rows = min(count - 1, p)
+    for r in range(p):
+        for c in range(r + 1):
+            out[r, c] = min(c + 1, rows) * first_row[r] * first_row[c]
+
+
+@numba.jit(**_JIT)
 def _fill(d, a, stop, vvv, count, weight, mean, scatter, trace, term, alpha, beta, merged, work):
     """Costs of merging group ``a`` with each group ``j < stop``, ``j != a``, into ``d``.
 
@@ -181,7 +206,7 @@ def _changed(d, i, j, row_min, row_arg, stale):
 
 
 @numba.jit(**_JIT)
-def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
+def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol, mclust_factors):
     """Merge the rows of ``Z`` into one group, cheapest merge first.
 
     Parameters
@@ -197,6 +222,10 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
     tie_rtol : float
         Merges whose costs exceed the cheapest by at most this times its magnitude
         are tied, and go to mclust's rule; 0 ties only equal costs.
+    mclust_factors : bool
+        VVV only: price merges as mclust's Fortran does, with the stored factors of
+        groups other than the latest reduced to their first row (see the module
+        docstring); False prices them by the criterion itself.
 
     Returns
     -------
@@ -220,6 +249,10 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
         label[i] = i
     merged = np.zeros((p, p))
     work = np.zeros((p, p))
+    stored = vvv and mclust_factors
+    first_row = np.zeros((m if stored else 1, p))  # row 1 of each group's factor
+    fresh = np.zeros((p, p))  # the latest group's own scatter, while it is the latest
+    fresh_slot = -1
     row_norm = 0.0  # bounds every group mean's norm, the scale of its rounding
     for i in range(m):
         s = 0.0
@@ -297,11 +330,38 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
                 t = mean[bi, k] - mean[bj, k]
                 dist += t * t
             trace[bi] = trace[bi] + trace[bj] + factor * dist
+            if stored and (fresh_slot == bi or fresh_slot == bj):
+                # The latest group takes part with its own factor.
+                for r in range(p):
+                    for c in range(r + 1):
+                        scatter[fresh_slot, r, c] = fresh[r, c]
             _merged_scatter(bi, bj, factor, mean, scatter, merged)
             for r in range(p):
                 for c in range(r + 1):
                     scatter[bi, r, c] = merged[r, c]
-            if count[bi] + count[bj] > p and trace[bi] > 0.0:
+            if stored:
+                term[bi] = costs[step] + term[bi] + term[bj]
+                if merged[0, 0] > 0.0:
+                    root = math.sqrt(merged[0, 0])
+                    for k in range(p):
+                        first_row[bi, k] = merged[k, 0] / root
+                elif count[bi] == 1 and count[bj] == 1:
+                    root = math.sqrt(factor)
+                    for k in range(p):
+                        first_row[bi, k] = root * (mean[bi, k] - mean[bj, k])
+                else:
+                    # mclust's factor starts from the latest group's rows, else
+                    # from those of the group in the higher slot.
+                    src = fresh_slot
+                    if fresh_slot != bi and fresh_slot != bj:
+                        src = bj if count[bj] > 1 else bi
+                    for k in range(p):
+                        first_row[bi, k] = first_row[src, k]
+                for r in range(p):
+                    for c in range(r + 1):
+                        fresh[r, c] = merged[r, c]
+                fresh_slot = bi
+            elif count[bi] + count[bj] > p and trace[bi] > 0.0:
                 term[bi] = _full_term(merged, w, trace[bi], alpha, beta, work)
             else:
                 term[bi] = _trace_term(w, trace[bi], alpha, beta)
@@ -326,6 +386,9 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
                         scatter[bj, r, c] = scatter[last, r, c]
                 trace[bj] = trace[last]
                 term[bj] = term[last]
+            if stored:
+                for k in range(p):
+                    first_row[bj, k] = first_row[last, k]
             base_last = last * (last - 1) // 2
             base_j = bj * (bj - 1) // 2
             for i in range(bj):
@@ -334,8 +397,11 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
                 d[i * (i - 1) // 2 + bj] = d[base_last + i]
         g -= 1
 
-        # New costs of the merged group, then the row minima they touch.
+        # New costs of the merged group (with its own scatter), then the row minima
+        # they touch.
         _fill(d, bi, g, vvv, count, weight, mean, scatter, trace, term, alpha, beta, merged, work)
+        if stored:
+            _stored_scatter(first_row[bi], count[bi], p, scatter[bi])
         if bj < g:
             _rescan(d, bj, row_min, row_arg)
             stale[bj] = False
