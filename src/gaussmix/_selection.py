@@ -361,7 +361,10 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
             # regularised either way: one warning per cell would drown the user.
             warnings.simplefilter("ignore")
             estimator.fit(X, sample_weight=sample_weight)
-            _check_not_spurious(estimator)
+            try:
+                _check_not_spurious(estimator)
+            except SpuriousFitError as collapsed:
+                estimator = _fit_without_collapse(X, sample_weight, params, seed, collapsed)
             n, log_likelihood, max_log_resp = estimator._criteria_terms(X, sample_weight)
     except Exception as exc:
         row = (k, name, *([math.nan] * 7), False, 0, time.perf_counter() - start)
@@ -392,6 +395,41 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
 
 class SpuriousFitError(ValueError):
     """A fit whose likelihood is driven by a collapsed component."""
+
+
+# Further starts of a cell whose fit collapsed: k-means from these many seeds, and
+# mclust's start where the cell did not begin from it.
+FALLBACK_KMEANS_STARTS = 3
+
+
+def _fit_without_collapse(X, sample_weight, params, seed, collapsed):
+    """The best fit of the cell, from further starts, in which no component collapsed.
+
+    A start that leads a component onto a point (or a flat subset) says nothing about
+    the cell's model: other starts often reach a proper maximum (mclust's reports
+    them). Each start is fitted and checked on its own, so a collapsed fit with a
+    higher likelihood cannot hide a proper one. Raises ``collapsed`` again when every
+    start collapses.
+    """
+    streams = np.random.SeedSequence([seed, 1]).generate_state(FALLBACK_KMEANS_STARTS + 1)
+    starts = [("kmeans", int(stream)) for stream in streams[:FALLBACK_KMEANS_STARTS]]
+    if params["init_params"] != "hc":
+        starts.append(("hc", int(streams[-1])))
+    best = None
+    for init_params, random_state in starts:
+        candidate = GaussianMixture(
+            **{**params, "init_params": init_params, "random_state": random_state, "n_init": 1}
+        )
+        try:
+            candidate.fit(X, sample_weight=sample_weight)
+            _check_not_spurious(candidate)
+        except ValueError:  # collapsed too, or a start that cannot be made
+            continue
+        if best is None or candidate.lower_bound_ > best.lower_bound_:
+            best = candidate
+    if best is None:
+        raise collapsed
+    return best
 
 
 def _check_not_spurious(estimator) -> None:
