@@ -28,8 +28,8 @@ from typing import Literal
 
 from . import _numpy
 
-KernelName = Literal["auto", "numpy", "numba"]
-KERNEL_NAMES = ("auto", "numpy", "numba")
+KernelName = Literal["auto", "numpy", "compiled", "numba"]
+KERNEL_NAMES = ("auto", "numpy", "compiled", "numba")
 
 __all__ = ["KERNEL_NAMES", "KernelName", "get_kernel"]
 
@@ -55,7 +55,11 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
     """
     if name not in KERNEL_NAMES:
         raise ValueError(f"kernel must be one of {KERNEL_NAMES}; got {name!r}.")
-    if name in ("auto", "numba"):
+    if name in ("auto", "compiled"):
+        from . import _compiled
+
+        return _kernel_set("compiled", _compiled, _compiled, releases_gil=True)
+    if name == "numba":
         try:
             from . import _numba
         except ImportError:
