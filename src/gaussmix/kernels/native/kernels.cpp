@@ -39,6 +39,7 @@ constexpr double kInf = __builtin_inf();
 constexpr float kInfF = __builtin_inff();
 
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#define GM_HAVE_FMA 1
 inline double fmadd(double a, double b, double c) { return __builtin_fma(a, b, c); }
 inline float fmadd(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 #else
@@ -265,10 +266,13 @@ void small_full_quad(const TX* GM_RESTRICT Xt, i64 ld, i64 m, const TC* GM_RESTR
     }
     for (i64 i = 0; i < m; ++i) {
         TC d[D];
+#pragma GCC unroll 8
         for (int l = 0; l < D; ++l) d[l] = TC(Xt[l * ld + i]) - centre[l];
         TC q = TC(0);
+#pragma GCC unroll 8
         for (int j = 0; j < D; ++j) {
             TC y = d[0] * coef[0][j];
+#pragma GCC unroll 8
             for (int l = 1; l <= j; ++l) y = fmadd(d[l], coef[l][j], y);
             q = fmadd(y, y, q);
         }
@@ -477,8 +481,10 @@ constexpr float kFloorF = -87.0f;
 template <class TL>
 void exp_shifted_single(const TL* GM_RESTRICT log_prob, const TL* GM_RESTRICT row_max, i64 K,
                         i64 ld, i64 m, float* GM_RESTRICT prob, float* GM_RESTRICT total) {
+#if defined(GM_HAVE_FMA)
     constexpr float c2 = 1.0f / 2, c3 = 1.0f / 6, c4 = 1.0f / 24, c5 = 1.0f / 120;
     constexpr float c6 = 1.0f / 720, c7 = 1.0f / 5040;
+#endif
     for (i64 i = 0; i < m; ++i) total[i] = 0.0f;
     for (i64 k = 0; k < K; ++k) {
         const TL* GM_RESTRICT source = log_prob + k * ld;
@@ -486,6 +492,7 @@ void exp_shifted_single(const TL* GM_RESTRICT log_prob, const TL* GM_RESTRICT ro
         for (i64 i = 0; i < m; ++i) {
             const TL shifted = source[i] - row_max[i];
             const float x = float(max2(shifted, TL(kFloorF)));
+#if defined(GM_HAVE_FMA)
             const float kn = x * kLog2eF + kShifterF;
             const float n = kn - kShifterF;
             float r = fmadd(-n, kLn2HiF, x);
@@ -504,6 +511,27 @@ void exp_shifted_single(const TL* GM_RESTRICT log_prob, const TL* GM_RESTRICT ro
             // A zero scale (all exponent bits clear) flushes values below the floor.
             const float scale = __builtin_bit_cast(float, shifted > TL(kFloorF) ? bits : 0u);
             const float value = p * scale;
+#else
+            // Without fused multiply-adds float32 steps round twice each, and the
+            // series can end more than one ulp away: the same series in float64,
+            // rounded to float32 once.
+            const double kn = double(x) * kLog2e + kShifter;
+            const double n = kn - kShifter;
+            const double r = (double(x) - n * kLn2Hi) - n * kLn2Lo;
+            double p = 1.0 / 5040;
+            p = p * r + 1.0 / 720;
+            p = p * r + 1.0 / 120;
+            p = p * r + 1.0 / 24;
+            p = p * r + 1.0 / 6;
+            p = p * r + 0.5;
+            p = p * r + 1.0;
+            p = p * r + 1.0;
+            const uint64_t bits = (__builtin_bit_cast(uint64_t, kn) -
+                                   __builtin_bit_cast(uint64_t, kShifter) + uint64_t(1023))
+                                  << 52;
+            const float value =
+                shifted > TL(kFloorF) ? float(p * __builtin_bit_cast(double, bits)) : 0.0f;
+#endif
             row[i] = value;
             total[i] += value;
         }
