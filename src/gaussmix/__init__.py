@@ -16,6 +16,7 @@ from ._anomaly import OutlierDetector
 from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
 from ._selection import ModelSelection, select_model
+from ._threads import get_num_threads, set_num_threads
 from .covariance import COVARIANCE_TYPES
 from .exceptions import DegenerateComponentWarning, InvalidParameterError, ModelFileError
 from .io import DataSource, load, open_data, save
@@ -33,9 +34,11 @@ __all__ = [
     "ModelSelection",
     "OutlierDetector",
     "__version__",
+    "get_num_threads",
     "hc_tree",
     "load",
     "open_data",
     "save",
     "select_model",
+    "set_num_threads",
 ]

@@ -45,8 +45,8 @@ from ._selection import (
     _model_names,
     select_model,
 )
+from ._threads import get_num_threads
 from .backends import thread_limit
-from .backends._base import default_threads
 from .exceptions import InvalidParameterError
 from .io import DataSource
 from .kernels import get_kernel
@@ -712,7 +712,7 @@ class _NoiseProblem:
         weight = None if self.weight is None else self.weight[self.clean_rows]
         kernel = get_kernel(self.settings.get("kernel", "auto"))
         return kmeans_labels(
-            self.X[self.clean_rows], weight, k, random_state, kernel, default_threads()
+            self.X[self.clean_rows], weight, k, random_state, kernel, get_num_threads()
         )
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from .._threads import thread_limit
 from ..io import DataSource
-from ._base import thread_limit
 from ._chunked import ChunkedBackend
 from ._inmemory import InMemoryBackend, default_block_size
 

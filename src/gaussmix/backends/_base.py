@@ -7,15 +7,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
 
-T = TypeVar("T")
+from .._threads import get_num_threads
 
-_limit = threading.local()
+T = TypeVar("T")
 
 # Worker threads shared by every fit in the process, one pool per size: starting
 # threads for each fit cost about half a millisecond apiece, as much as a pass
@@ -44,26 +43,6 @@ def _forget_pools() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pools)
-
-
-def default_threads() -> int:
-    """Threads a backend uses unless told: every core, or the current thread's limit."""
-    return getattr(_limit, "value", None) or os.cpu_count() or 1
-
-
-@contextmanager
-def thread_limit(n_threads: int | None):
-    """Cap the threads of backends created in this thread (None: no cap).
-
-    Used when fits themselves run in parallel (model selection), so that there is
-    one level of parallelism at a time.
-    """
-    previous = getattr(_limit, "value", None)
-    _limit.value = n_threads
-    try:
-        yield
-    finally:
-        _limit.value = previous
 
 
 def ordered_results(
@@ -156,7 +135,7 @@ class BlockBackend:
     ) -> None:
         self.sample_weight = sample_weight
         self.block_size = int(block_size)
-        self.n_threads = n_threads or default_threads()
+        self.n_threads = n_threads or get_num_threads()
 
     @property
     def n_rows(self) -> int:

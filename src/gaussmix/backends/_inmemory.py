@@ -6,35 +6,34 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._base import BlockBackend, default_threads, run_everywhere
+from ._base import BlockBackend, run_everywhere
 
 # Rows x (components + features) per block: about 8 MiB of float64 work space
 # for the NumPy kernel, which holds a block's (rows, components) arrays; the
 # numba kernel works through a block in small chunks whatever its size.
 _BLOCK_CELLS = 1 << 20
 _MIN_BLOCK_ROWS = 256
+# Blocks per pass at least: enough for the threads of most machines to share.
+# A fixed number, not one per thread, so that the blocks, and so the rounding of
+# their merged statistics, are the same on any number of threads.
+_MIN_BLOCKS = 16
 # Below this much work per pass (rows x components x features) one block on one
 # thread is faster: handing blocks to threads costs more than it saves (measured:
 # 1.8e5 runs as fast on one thread as on two, 6e5 is 15% faster on two).
 _MIN_THREADED_WORK = 300_000
 
 
-def default_block_size(
-    n_rows: int, n_components: int, n_features: int, n_threads: int | None = None
-) -> int:
-    """Rows per block for a problem of this shape.
+def default_block_size(n_rows: int, n_components: int, n_features: int) -> int:
+    """Rows per block for a problem of this shape (whatever the number of threads).
 
     Blocks hold about ``_BLOCK_CELLS`` cells of work space, and there are at least
-    two per thread, in a multiple of the thread count, so threads finish together
-    (more, smaller blocks cost 5-15% more per pass in hand-offs at 1e5 rows).
-    Small problems are one block.
+    ``_MIN_BLOCKS`` of them, so that threads share the work. Small problems are
+    one block.
     """
-    n_threads = n_threads or default_threads()
     if n_rows * n_components * max(n_features, 1) < _MIN_THREADED_WORK:
         return max(int(n_rows), 1)
     rows = max(_BLOCK_CELLS // max(n_components + n_features, 1), _MIN_BLOCK_ROWS)
-    n_blocks = max(-(-n_rows // rows), 2 * n_threads)
-    n_blocks = -(-n_blocks // n_threads) * n_threads
+    n_blocks = max(-(-n_rows // rows), _MIN_BLOCKS)
     return int(max(-(-n_rows // n_blocks), min(_MIN_BLOCK_ROWS, max(n_rows, 1))))
 
 
