@@ -7,10 +7,30 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install browser demo test lint bench bench-full bench-selection clean
 
-$(STAMP): pyproject.toml
+# The kernels are a C++ extension built by pip (CMakeLists.txt): the install is
+# redone, and the extension rebuilt, when its sources change. Its build
+# requirements (pyproject.toml's [build-system]; a test checks that the two
+# lists agree) go into .venv, and pip builds without isolation, so that a rebuild
+# reuses build/ and compiles only what changed. CMake and Ninja come from PyPI
+# where the system has none.
+NATIVE_SOURCES := CMakeLists.txt $(wildcard src/gaussmix/kernels/native/*.cpp) \
+	$(wildcard src/gaussmix/kernels/native/*.hpp)
+BUILD_REQUIRES := "scikit-build-core>=0.10" "nanobind>=2.4"
+CXX_FOUND := $(shell sh -c 'command -v "$${CXX:-c++}" || command -v g++ || command -v clang++' 2>/dev/null)
+
+$(STAMP): pyproject.toml $(NATIVE_SOURCES)
+	@if [ -z "$(CXX_FOUND)" ]; then \
+		echo "gaussmix compiles its kernels from C++ when it is installed, and there is" \
+			"no C++ compiler here (looked for \$$CXX, c++, g++ and clang++). Install one," \
+			"then run make again: Debian/Ubuntu: sudo apt-get install g++ cmake;" \
+			"Fedora/RHEL: sudo dnf install gcc-c++ cmake; macOS: xcode-select --install." >&2; \
+		exit 1; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet $(BUILD_REQUIRES) \
+		$$(command -v cmake >/dev/null || echo cmake) $$(command -v ninja >/dev/null || echo ninja)
+	$(PY) -m pip install --quiet --no-build-isolation -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -65,4 +85,4 @@ bench-selection: $(STAMP)
 	$(PY) benchmarks/bench_selection.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build demo_output .pytest_cache .ruff_cache .hypothesis

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "dispatch.hpp"
+#include "threads.hpp"
 #include "estep.hpp"
 #include "kmeans.hpp"
 
@@ -317,6 +318,10 @@ NB_MODULE(_gaussmix, m) {
           "row_max"_a.noconvert(), "prob"_a.noconvert(), "total"_a.noconvert());
     m.def("sum_of_logs", &py_sum_of_logs, "total"_a.noconvert());
 
+    m.def("num_threads_setting", &gaussmix_get_num_threads,
+          "The cap of gaussmix.set_num_threads, or 0 when none is set.");
+    m.def("set_num_threads_setting", &gaussmix_set_num_threads, "n_threads"_a,
+          "Set the cap (0: none); returns the previous one.");
     m.def("simd_targets", &supported_targets,
           "Compiled SIMD targets this CPU runs, best first.");
     m.def("simd_target", [] { return std::string(active_kernels().name); },
