@@ -58,7 +58,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 DTYPES = ("float64", "float32")
 CANDIDATES = ("gaussmix", "sklearn")
-KERNELS = ("auto", "numpy", "numba")
+KERNELS = ("auto", "numpy", "compiled", "numba")
 #: Largest relative difference of the final lower bounds that counts as agreement.
 LOWER_BOUND_RTOL = {"float64": 1e-6, "float32": 1e-4}
 REG_COVAR = 1e-6

@@ -17,6 +17,7 @@
 #include "dispatch.hpp"
 #include "threads.hpp"
 #include "estep.hpp"
+#include "hc.hpp"
 #include "kmeans.hpp"
 
 namespace nb = nanobind;
@@ -223,6 +224,22 @@ Array<double> py_cumulative_sum(In<double, 1> values) {
     return out_array;
 }
 
+nb::tuple py_agglomerate(In<double, 2> Z, In<double, 1> weight, bool vvv, double alpha,
+                         double beta, double tie_rtol) {
+    const size_t m = Z.shape(0), p = Z.shape(1);
+    check(weight.shape(0) == m, "sample_weight must have one value per row");
+    const size_t n_merges = m > 0 ? m - 1 : 0;
+    int64_t* merges;
+    double* costs;
+    auto merges_array = new_array<int64_t>({n_merges, 2}, merges);
+    auto costs_array = new_array<double>({n_merges}, costs);
+    {
+        nb::gil_scoped_release release;
+        agglomerate(Z.data(), m, p, weight.data(), vvv, alpha, beta, tie_rtol, merges, costs);
+    }
+    return nb::make_tuple(merges_array, costs_array);
+}
+
 // Test hooks: the building blocks of the E-step on their own.
 
 void py_transpose_rows(Rows X, int64_t start, int64_t n_rows, nb::ndarray<nb::ndim<2>,
@@ -309,6 +326,9 @@ NB_MODULE(_gaussmix, m) {
           "n_components"_a, "full"_a);
     m.def("column_variances", &py_column_variances, "X"_a.noconvert());
     m.def("cumulative_sum", &py_cumulative_sum, "values"_a);
+
+    m.def("agglomerate", &py_agglomerate, "Z"_a, "sample_weight"_a, "vvv"_a, "alpha"_a,
+          "beta"_a, "tie_rtol"_a);
 
     m.def("transpose_rows", &py_transpose_rows, "X"_a.noconvert(), "start"_a, "n_rows"_a,
           "Xt"_a.noconvert());
