@@ -6,7 +6,7 @@ import platform
 import re
 from pathlib import Path
 
-from gaussmix.kernels import _compiled, _gaussmix
+from gaussmix.kernels import _gaussmix, simd_target
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIVE = ROOT / "src" / "gaussmix" / "kernels" / "native"
@@ -15,7 +15,7 @@ NATIVE = ROOT / "src" / "gaussmix" / "kernels" / "native"
 def test_best_supported_target_is_in_use():
     targets = _gaussmix.simd_targets()
     assert targets[-1] == "generic"  # the portable build is always there, last
-    assert _compiled.simd_target() == targets[0]
+    assert simd_target() == targets[0]
 
 
 def test_x86_64_builds_carry_the_avx2_and_avx512_targets():

@@ -277,6 +277,26 @@ def test_get_kernel_names():
         get_kernel("cuda")
 
 
+def test_numba_is_another_name_for_the_compiled_kernel(tmp_path, recwarn):
+    """Code and model files from before the compiled kernels say kernel="numba": it
+    keeps working, without a warning, and runs the compiled kernel."""
+    import gaussmix
+
+    assert get_kernel("numba").name == "compiled"
+    X, _ = mixture_data(600, 3, 3, seed=4)
+    start = start_params(X, 3, "full")
+    old = fit(X, "full", start, kernel="numba")
+    new = fit(X, "full", start, kernel="compiled")
+    for name in ATTRIBUTES:
+        np.testing.assert_array_equal(getattr(old, name), getattr(new, name), err_msg=name)
+    gaussmix.save(old, tmp_path / "numba.gmm")
+    loaded = gaussmix.load(tmp_path / "numba.gmm")
+    assert loaded.get_params()["kernel"] == "numba"
+    refit = fit(X, "full", start, kernel=loaded.get_params()["kernel"])
+    np.testing.assert_array_equal(refit.means_, new.means_)
+    assert not [w for w in recwarn if "numba" in str(w.message)]
+
+
 def fit(X, covariance_type, start, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -622,3 +642,24 @@ def test_full_quadratic_forms_never_read_below_the_diagonal(n_features, simd_tar
     dirty = _compiled.estep_stats(X, None, means, garbage, log_norm, "full", "full")
     for a, b in zip(clean, dirty, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("d", "form"), [(1, "full"), (3, "full"), (9, "full"), (5, "diag")])
+def test_compiled_log_prob_resp_matches_numpy_reference(d, form, dtype, simd_target):
+    """Predictions' log-densities and log responsibilities (float64 for either dtype),
+    far rows included (capped quadratic forms), and a row's numbers the same whether
+    it is scored alone or with 2999 others."""
+    rng = np.random.default_rng(d)
+    X = (rng.normal(size=(3000, d)) * 2).astype(dtype)
+    X[5] = 1e200 if dtype == np.float64 else 1e30
+    means, precisions, log_norm = random_params(rng, 4, d, form)
+    log_prob, log_resp = _compiled.log_prob_resp(X, means, precisions, log_norm, form)
+    ref_prob, ref_resp = _numpy.log_prob_resp(X, means, precisions, log_norm, form)
+    assert log_prob.dtype == log_resp.dtype == np.float64
+    np.testing.assert_allclose(log_prob, ref_prob, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(log_resp, ref_resp, rtol=1e-12, atol=1e-12)
+    for i in (0, 5, 1007, 1008, 2999):
+        alone = _compiled.log_prob_resp(X[i : i + 1], means, precisions, log_norm, form)
+        np.testing.assert_array_equal(alone[0], log_prob[i : i + 1])
+        np.testing.assert_array_equal(alone[1], log_resp[i : i + 1])

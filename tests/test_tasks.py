@@ -161,3 +161,46 @@ def test_backend_offers_rows_only_when_threads_can_read_them():
     assert InMemoryBackend(X, None, 5).shared_rows() is X
     assert InMemoryBackend(np.asfortranarray(np.ones((10, 3))), None, 5).shared_rows() is None
     assert InMemoryBackend(X.astype(np.int64), None, 5).shared_rows() is None
+
+
+def _fit_means(X):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(3, random_state=0, max_iter=5, tol=0).fit(X).means_
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_compiled_passes_on_threads_in_a_forked_child():
+    """A child forked after the parent's passes ran on threads runs its own passes
+    on threads (the kernels hold no thread or lock of their own), bit for bit."""
+    import multiprocessing
+
+    X, _ = mixture_data(60_000, 4, 3, seed=7)
+    expected = _fit_means(X)  # starts the parent's pool threads
+    with multiprocessing.get_context("fork").Pool(1) as child:
+        got = child.apply_async(_fit_means, (X,)).get(timeout=120)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("form", "scatter"), [("full", "full"), ("diag", "diag")])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float32_tasks_are_bit_identical_on_any_number_of_threads(form, scatter, weighted):
+    """float32 rows (float32 log-densities, exponentials and, for diagonal models,
+    chunk sums): the slots are summed in row order all the same."""
+    rng = np.random.default_rng(21)
+    X = (rng.normal(size=(7000, 6)) * 2 + 5).astype(np.float32)
+    weight = rng.uniform(0, 3, size=len(X)) if weighted else None
+    means, precisions, log_norm = _random_params(rng, 4, 6, form)
+    means = X[rng.choice(len(X), 4, replace=False)].astype(np.float64)
+    args = (X, weight, means, precisions, log_norm, form, scatter)
+    results = [_run(_compiled.EstepTasks(*args, task_rows=1008), w) for w in (1, 2, 3)]
+    for result in results[1:]:
+        for a, b in zip(result, results[0], strict=True):
+            np.testing.assert_array_equal(a, b)
+    expected = _numpy.estep_stats(*args)
+    np.testing.assert_allclose(results[0][0], expected[0], rtol=1e-5, atol=1e-5 * len(X))
+    np.testing.assert_allclose(results[0][3], expected[3], rtol=1e-5)

@@ -580,7 +580,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_components, n_features = params.means.shape
         precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
         log_norm = params_log_norm(params, model)
-        kernel = get_kernel("numpy")
+        kernel = get_kernel(self.kernel)
         backend = resolve(X, None, n_components=n_components, block_size=self.block_size)
         for X_block, _ in backend.blocks():
             yield kernel.log_prob_resp(X_block, params.means, precisions, log_norm, model.form)

@@ -52,7 +52,20 @@ __all__ = [
     "get_kernel",
     "num_threads_setting",
     "set_num_threads_setting",
+    "simd_target",
 ]
+
+
+def simd_target() -> str:
+    """The instruction set the compiled kernels run with on this CPU.
+
+    Returns
+    -------
+    target : {"avx512", "avx2", "generic"}
+        The best of those compiled into the extension that the CPU supports (x86-64:
+        AVX-512, AVX2 with FMA, or the baseline; other processors: "generic").
+    """
+    return _gaussmix.simd_target()
 
 
 def num_threads_setting() -> int:
@@ -73,7 +86,9 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
     name : {"auto", "numpy", "compiled", "numba"}
         ``"auto"`` is the compiled kernel, faster than the NumPy kernel's BLAS
         products at every shape measured (D from 2 to 128, full and diagonal; see
-        benchmarks/).
+        benchmarks/). ``"numba"``, the name of the kernels the compiled ones
+        replaced, is another name for ``"compiled"``, so that code and model files
+        that say it keep working.
 
     Returns
     -------
@@ -86,15 +101,11 @@ def get_kernel(name: str = "auto") -> SimpleNamespace:
     """
     if name not in KERNEL_NAMES:
         raise ValueError(f"kernel must be one of {KERNEL_NAMES}; got {name!r}.")
-    if name in ("auto", "compiled"):
-        from . import _compiled
+    if name == "numpy":
+        return _kernel_set("numpy", _numpy, _numpy, releases_gil=False)
+    from . import _compiled
 
-        return _kernel_set("compiled", _compiled, _compiled, releases_gil=True)
-    if name == "numba":
-        from . import _lloyd, _numba
-
-        return _kernel_set("numba", _numba, _lloyd, releases_gil=True)
-    return _kernel_set("numpy", _numpy, _numpy, releases_gil=False)
+    return _kernel_set("compiled", _compiled, _compiled, releases_gil=True)
 
 
 def _kernel_set(name: str, estep, kmeans, *, releases_gil: bool) -> SimpleNamespace:
@@ -105,7 +116,7 @@ def _kernel_set(name: str, estep, kmeans, *, releases_gil: bool) -> SimpleNamesp
         estep_tasks=getattr(estep, "EstepTasks", None),
         task_rows_for=getattr(estep, "task_rows_for", None),
         resp_stats=_numpy.resp_stats,
-        log_prob_resp=_numpy.log_prob_resp,
+        log_prob_resp=getattr(estep, "log_prob_resp", _numpy.log_prob_resp),
         lloyd_step=kmeans.lloyd_step,
         label_stats=kmeans.label_stats,
         candidate_distances=kmeans.candidate_distances,

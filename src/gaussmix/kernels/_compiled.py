@@ -50,7 +50,7 @@ __all__ = [
     "estep_stats",
     "label_stats",
     "lloyd_step",
-    "simd_target",
+    "log_prob_resp",
     "task_rows_for",
 ]
 
@@ -59,11 +59,6 @@ _CHUNK_ROWS = 1008
 # Statistics slots of one pass: at most this many tasks, and this many bytes.
 _MAX_TASKS = 32
 _MAX_SLOT_BYTES = 4 << 20
-
-
-def simd_target() -> str:
-    """The instruction set the kernels run with: ``"avx512"``, ``"avx2"`` or ``"generic"``."""
-    return _gaussmix.simd_target()
 
 
 def _weight(sample_weight) -> np.ndarray | None:
@@ -175,6 +170,22 @@ def estep_stats(
     )
     tasks.run()
     return tasks.result()
+
+
+def log_prob_resp(X, means, precisions_chol, log_norm, form):
+    """Fused twin of :func:`gaussmix.kernels._numpy.log_prob_resp` (float64 results).
+
+    A row's numbers do not depend on the rows scored with it (no BLAS product,
+    whose rounding can change with the number of rows).
+    """
+    prec, full = _precisions(precisions_chol, form)
+    return _gaussmix.log_prob_resp(
+        _rows(X),
+        np.ascontiguousarray(means, dtype=np.float64),
+        prec,
+        np.ascontiguousarray(log_norm, dtype=np.float64),
+        full,
+    )
 
 
 def lloyd_step(X, sample_weight, centers):

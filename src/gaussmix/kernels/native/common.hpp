@@ -78,6 +78,19 @@ struct KmeansWork {
     int64_t* label;          // ld
 };
 
+// Work arrays of the per-row log-densities (score_rows), for chunks of ld rows.
+struct ScoreWork {
+    int64_t ld;
+    double* Xt;              // D x ld
+    double* log_prob;        // K x ld
+    double* prob;            // K x ld
+    double* row_max;         // ld
+    double* total;           // ld
+    double* quad;            // ld
+    double* wdiff;           // D x ld (full forms from 8 features)
+    double* outputs;         // 4 x ld
+};
+
 // The kernels of one SIMD target. X arguments are float32 (``_f``) or float64
 // (``_d``); everything else as documented with each in kernels.cpp.
 struct Kernels {
@@ -111,6 +124,12 @@ struct Kernels {
                               const double*, int64_t, double*, double*);
     void (*column_variances_f)(const float*, int64_t, int64_t, double*, double*);
     void (*column_variances_d)(const double*, int64_t, int64_t, double*, double*);
+    // X (n x D), means, prec, log_norm as for the E-step; log p(x) (n) and log
+    // responsibilities (n x K), float64, each row's independent of the others.
+    void (*score_rows_f)(const float*, int64_t, int64_t, int64_t, const double*, const double*,
+                         bool, const double*, double*, double*, ScoreWork&);
+    void (*score_rows_d)(const double*, int64_t, int64_t, int64_t, const double*, const double*,
+                         bool, const double*, double*, double*, ScoreWork&);
 };
 
 namespace generic { extern const Kernels kernels; }

@@ -74,10 +74,10 @@ EstepPass::EstepPass(const Kernels* kernels, const void* X, bool single, int64_t
 
 void EstepPass::reset() {
     const int64_t D = problem_.n_features, K = problem_.n_components;
-    n_k_.assign(n_tasks_ * K, 0.0);
-    shift_sums_.assign(n_tasks_ * K * D, 0.0);
-    second_.assign(n_tasks_ * K * second_rows_ * D, 0.0);
-    log_likelihood_.assign(n_tasks_, 0.0);
+    n_k_.reset(n_tasks_ * K, true);
+    shift_sums_.reset(n_tasks_ * K * D, true);
+    second_.reset(n_tasks_ * K * second_rows_ * D, true);
+    log_likelihood_.reset(n_tasks_, true);
     next_.store(0);
     finished_.store(0);
 }

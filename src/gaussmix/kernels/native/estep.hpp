@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "memory.hpp"
 
 namespace gaussmix {
 
@@ -41,7 +42,7 @@ class EstepPass {
     int64_t n_tasks_;
     int64_t second_rows_;
     std::vector<float> means_x_, prec_x_, log_norm_x_;
-    std::vector<double> n_k_, shift_sums_, second_, log_likelihood_;
+    Buffer<double> n_k_, shift_sums_, second_, log_likelihood_;
     std::atomic<int64_t> next_{0};
     std::atomic<int64_t> finished_{0};
 };

@@ -8,6 +8,8 @@
 // of Z (the sign of an SVD's singular vectors is arbitrary).
 #include "hc.hpp"
 
+#include "memory.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -167,7 +169,8 @@ class Agglomeration {
     std::vector<double> weight_, mean_, scatter_, trace_, term_;
     std::vector<int64_t> label_;  // a group's name: its smallest row index
     std::vector<double> merged_, work_;
-    std::vector<double> d_, row_min_;
+    Buffer<double> d_;  // the costs of all pairs, packed
+    std::vector<double> row_min_;
     std::vector<int64_t> row_arg_;
     std::vector<char> stale_;
 };
@@ -181,7 +184,7 @@ void Agglomeration::run(double tie_rtol, int64_t* merges, double* costs) {
         for (int64_t k = 0; k < p; ++k) s += mean_[i * p + k] * mean_[i * p + k];
         row_norm = std::max(row_norm, std::sqrt(s));
     }
-    d_.assign(m * (m - 1) / 2, 0.0);
+    d_.reset(m * (m - 1) / 2);
     row_min_.assign(m, 0.0);
     row_arg_.assign(m, 0);
     stale_.assign(m, 0);

@@ -697,35 +697,63 @@ inline void scatter_tile(const double* GM_RESTRICT t0, const double* GM_RESTRICT
     s3[0] += c30, s3[1] += c31, s3[2] += c32, s3[3] += c33;
 }
 
+// Two rows of the scatter by four columns: out[r * D + c] += sum_i t_r[i] d_c[i].
+inline void scatter_tile2(const double* GM_RESTRICT t0, const double* GM_RESTRICT t1,
+                          const double* GM_RESTRICT d, i64 ld, i64 m, double* out, i64 D) {
+    const double *d0 = d, *d1 = d + ld, *d2 = d + 2 * ld, *d3 = d + 3 * ld;
+    double c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+    GM_SIMD_REDUCE(c00, c01, c02, c03, c10, c11, c12, c13)
+    for (i64 i = 0; i < m; ++i) {
+        const double e0 = d0[i], e1 = d1[i], e2 = d2[i], e3 = d3[i];
+        const double u0 = t0[i], u1 = t1[i];
+        c00 = fmadd(u0, e0, c00);
+        c01 = fmadd(u0, e1, c01);
+        c02 = fmadd(u0, e2, c02);
+        c03 = fmadd(u0, e3, c03);
+        c10 = fmadd(u1, e0, c10);
+        c11 = fmadd(u1, e1, c11);
+        c12 = fmadd(u1, e2, c12);
+        c13 = fmadd(u1, e3, c13);
+    }
+    double* s0 = out;
+    double* s1 = s0 + D;
+    s0[0] += c00, s0[1] += c01, s0[2] += c02, s0[3] += c03;
+    s1[0] += c10, s1[1] += c11, s1[2] += c12, s1[3] += c13;
+}
+
+// Rows of the scatter per tile: with 32 vector registers (AVX-512) a tile of four
+// rows by four columns keeps its sixteen running sums and eight loads in registers;
+// with sixteen, two rows by four (eight sums; four rows spilled three sums).
+#if defined(__AVX512F__)
+constexpr i64 kTileRows = 4;
+#else
+constexpr i64 kTileRows = 2;
+#endif
+
 // second[a * D + b] += sum_i rdiff[a, i] diff[b, i] for a <= b (and a few a > b in
-// the diagonal tiles, which the caller ignores). Four rows by four columns per
-// sweep over the rows: eight loads feed sixteen products.
+// the diagonal tiles, which the caller ignores), by tiles of kTileRows x 4.
 void add_scatter(const double* GM_RESTRICT rdiff, const double* GM_RESTRICT diff, i64 ld, i64 D,
                  i64 m, double* GM_RESTRICT second) {
     i64 a = 0;
-    for (; a + 4 <= D; a += 4) {
-        const double *t0 = rdiff + a * ld, *t1 = t0 + ld, *t2 = t1 + ld, *t3 = t2 + ld;
-        i64 b = a;
-        // With sixteen vector registers three of a tile's sixteen running sums live
-        // in memory; yet four columns beat three (whose sums fit, but whose columns
-        // the compiler loads again for every row: 1.2x slower at D = 32-64).
-        for (; b + 4 <= D; b += 4)
-            scatter_tile(t0, t1, t2, t3, diff + b * ld, ld, m, second + a * D + b, D);
+    for (; a + kTileRows <= D; a += kTileRows) {
+        const double* t0 = rdiff + a * ld;
+        i64 b = a - a % 4;
+        for (; b + 4 <= D; b += 4) {
+            if (kTileRows == 4)
+                scatter_tile(t0, t0 + ld, t0 + 2 * ld, t0 + 3 * ld, diff + b * ld, ld, m,
+                             second + a * D + b, D);
+            else
+                scatter_tile2(t0, t0 + ld, diff + b * ld, ld, m, second + a * D + b, D);
+        }
         for (; b < D; ++b) {
             const double* d = diff + b * ld;
-            double c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-            GM_SIMD_REDUCE(c0, c1, c2, c3)
-            for (i64 i = 0; i < m; ++i) {
-                const double e = d[i];
-                c0 = fmadd(t0[i], e, c0);
-                c1 = fmadd(t1[i], e, c1);
-                c2 = fmadd(t2[i], e, c2);
-                c3 = fmadd(t3[i], e, c3);
+            for (i64 r = 0; r < kTileRows; ++r) {
+                const double* t = t0 + r * ld;
+                double cross = 0;
+                GM_SIMD_REDUCE(cross)
+                for (i64 i = 0; i < m; ++i) cross = fmadd(t[i], d[i], cross);
+                second[(a + r) * D + b] += cross;
             }
-            second[a * D + b] += c0;
-            second[(a + 1) * D + b] += c1;
-            second[(a + 2) * D + b] += c2;
-            second[(a + 3) * D + b] += c3;
         }
     }
     for (; a < D; ++a) {
@@ -919,6 +947,31 @@ void estep_task(const EstepProblem& p, EstepWork& w, i64 task, const EstepSlot& 
         estep_task_typed<float>(p, w, task, slot);
     else
         estep_task_typed<double>(p, w, task, slot);
+}
+
+// log p(x_i) and the log responsibilities of each row, in float64 whatever the rows'
+// dtype (for predictions). Every row goes through the same operations wherever it
+// lies in a chunk (vector lanes and the loops' scalar ends alike), so a row's
+// numbers do not depend on the rows scored with it.
+template <class T>
+void score_rows(const T* X, i64 n, i64 D, i64 K, const double* means, const double* prec,
+                bool full, const double* log_norm, double* log_prob_out, double* log_resp,
+                ScoreWork& w) {
+    const i64 ld = w.ld;
+    for (i64 start = 0; start < n; start += ld) {
+        const i64 m = min_i(ld, n - start);
+        transpose_rows(X, D, start, m, w.Xt, ld);
+        log_prob<double, double>(w.Xt, ld, D, K, m, means, prec, log_norm, full, -kInf, kInf,
+                                 w.quad, w.wdiff, w.outputs, w.log_prob, w.row_max);
+        exp_shifted(w.log_prob, w.row_max, K, ld, m, w.prob, w.total);
+        for (i64 i = 0; i < m; ++i) {
+            const double shift = w.row_max[i];
+            const double log_total = __builtin_log(w.total[i]);
+            log_prob_out[start + i] = shift + log_total;
+            double* out = log_resp + (start + i) * K;
+            for (i64 k = 0; k < K; ++k) out[k] = (w.log_prob[k * ld + i] - shift) - log_total;
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1168,6 +1221,8 @@ extern const Kernels kernels = {
     candidates_rows<double>,
     column_variances<float>,
     column_variances<double>,
+    score_rows<float>,
+    score_rows<double>,
 };
 
 }  // namespace GM_TARGET

@@ -122,6 +122,38 @@ void column_variances(const Kernels& kernels, const T* X, int64_t n, int64_t D, 
         kernels.column_variances_d(X, n, D, mean.data(), out);
 }
 
+template <class T>
+void score_rows(const Kernels& kernels, const T* X, int64_t n, int64_t D, int64_t K,
+                const double* means, const double* prec, bool full, const double* log_norm,
+                double* log_prob, double* log_resp) {
+    const int64_t ld = std::min(kChunkRows, std::max<int64_t>(n, 1));
+    const bool wide = full && D >= 8;
+    Workspace space;
+    space.reserve<double>(D * ld);
+    space.reserve<double>(K * ld);
+    space.reserve<double>(K * ld);
+    space.reserve<double>(ld);
+    space.reserve<double>(ld);
+    space.reserve<double>(ld);
+    space.reserve<double>(wide ? D * ld : 0);
+    space.reserve<double>(wide ? 4 * ld : 0);
+    space.allocate();
+    ScoreWork w;
+    w.ld = ld;
+    w.Xt = space.carve<double>(D * ld);
+    w.log_prob = space.carve<double>(K * ld);
+    w.prob = space.carve<double>(K * ld);
+    w.row_max = space.carve<double>(ld);
+    w.total = space.carve<double>(ld);
+    w.quad = space.carve<double>(ld);
+    w.wdiff = space.carve<double>(wide ? D * ld : 0);
+    w.outputs = space.carve<double>(wide ? 4 * ld : 0);
+    if constexpr (std::is_same<T, float>::value)
+        kernels.score_rows_f(X, n, D, K, means, prec, full, log_norm, log_prob, log_resp, w);
+    else
+        kernels.score_rows_d(X, n, D, K, means, prec, full, log_norm, log_prob, log_resp, w);
+}
+
 void cumulative_sum(const double* values, int64_t n, double* out) {
     double running = 0.0;
     for (int64_t i = 0; i < n; ++i) {
@@ -138,7 +170,10 @@ void cumulative_sum(const double* values, int64_t n, double* out) {
                                          int64_t, double*, double*);                          \
     template void label_stats<T>(const T*, int64_t, int64_t, const double*, const int64_t*,   \
                                  int64_t, bool, double*, double*, double*);                   \
-    template void column_variances<T>(const Kernels&, const T*, int64_t, int64_t, double*);
+    template void column_variances<T>(const Kernels&, const T*, int64_t, int64_t, double*);  \
+    template void score_rows<T>(const Kernels&, const T*, int64_t, int64_t, int64_t,          \
+                                const double*, const double*, bool, const double*, double*,   \
+                                double*);
 
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)

@@ -38,6 +38,12 @@ void label_stats(const T* X, int64_t n, int64_t D, const double* weight, const i
 template <class T>
 void column_variances(const Kernels& kernels, const T* X, int64_t n, int64_t D, double* out);
 
+// log p(x) (n) and log responsibilities (n x K) of each row (ScoreWork's kernels).
+template <class T>
+void score_rows(const Kernels& kernels, const T* X, int64_t n, int64_t D, int64_t K,
+                const double* means, const double* prec, bool full, const double* log_norm,
+                double* log_prob, double* log_resp);
+
 // Left to right, one addition per value: bit-identical to np.cumsum.
 void cumulative_sum(const double* values, int64_t n, double* out);
 

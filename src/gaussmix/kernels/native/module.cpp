@@ -19,6 +19,7 @@
 #include "estep.hpp"
 #include "hc.hpp"
 #include "kmeans.hpp"
+#include "memory.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -26,7 +27,7 @@ using namespace nb::literals;
 namespace gaussmix {
 namespace {
 
-using Rows = nb::ndarray<nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using Rows = nb::ndarray<nb::ro, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 template <class T, int N>
 using In = nb::ndarray<const T, nb::ndim<N>, nb::c_contig, nb::device::cpu>;
 template <class T, int N>
@@ -40,11 +41,16 @@ Array<T> new_array(std::initializer_list<size_t> shape, T*& data) {
     size_t count = 1;
     for (size_t extent : shape) count *= extent;
     data = new T[count > 0 ? count : 1]();
-    nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+    track_allocation(data, count * sizeof(T));
+    nb::capsule owner(data, [](void* p) noexcept {
+        untrack_allocation(p);
+        delete[] static_cast<T*>(p);
+    });
     return Array<T>(data, shape, owner);
 }
 
-bool is_single(const Rows& X, const char* name) {
+template <class Array>
+bool is_single(const Array& X, const char* name) {
     if (X.dtype() == nb::dtype<float>()) return true;
     if (X.dtype() == nb::dtype<double>()) return false;
     throw nb::type_error((std::string(name) + " must be float32 or float64").c_str());
@@ -198,6 +204,30 @@ nb::tuple py_label_stats(Rows X, std::optional<In<double, 1>> weight, In<int64_t
     return nb::make_tuple(n_k_array, mean_array, second_array);
 }
 
+nb::tuple py_log_prob_resp(Rows X, In<double, 2> means,
+                           nb::ndarray<const double, nb::c_contig, nb::device::cpu> prec,
+                           In<double, 1> log_norm, bool full) {
+    const size_t n = X.shape(0), D = X.shape(1), K = means.shape(0);
+    check(means.shape(1) == D, "means must have one column per feature");
+    check(log_norm.shape(0) == K, "log_norm must have one value per component");
+    check(prec.size() == (full ? K * D * D : K * D),
+          "precision factors must have shape (K, D, D) (full) or (K, D) (diagonal)");
+    const bool single = is_single(X, "X");
+    double *log_prob, *log_resp;
+    auto log_prob_array = new_array<double>({n}, log_prob);
+    auto log_resp_array = new_array<double>({n, K}, log_resp);
+    {
+        nb::gil_scoped_release release;
+        if (single)
+            score_rows(active_kernels(), static_cast<const float*>(X.data()), n, D, K,
+                       means.data(), prec.data(), full, log_norm.data(), log_prob, log_resp);
+        else
+            score_rows(active_kernels(), static_cast<const double*>(X.data()), n, D, K,
+                       means.data(), prec.data(), full, log_norm.data(), log_prob, log_resp);
+    }
+    return nb::make_tuple(log_prob_array, log_resp_array);
+}
+
 Array<double> py_column_variances(Rows X) {
     const size_t n = X.shape(0), D = X.shape(1);
     const bool single = is_single(X, "X");
@@ -278,8 +308,9 @@ void py_exp_shifted(In<double, 2> log_prob, In<double, 1> row_max, Out<double, 2
                                  total.data());
 }
 
-void py_exp_shifted_single(Rows log_prob, nb::ndarray<nb::ndim<1>, nb::c_contig,
-                           nb::device::cpu> row_max, Out<float, 2> prob, Out<float, 1> total) {
+void py_exp_shifted_single(Rows log_prob,
+                           nb::ndarray<nb::ro, nb::ndim<1>, nb::c_contig, nb::device::cpu> row_max,
+                           Out<float, 2> prob, Out<float, 1> total) {
     const size_t K = log_prob.shape(0), m = log_prob.shape(1);
     check(row_max.shape(0) == m && prob.shape(0) == K && prob.shape(1) == m &&
               total.shape(0) == m,
@@ -305,6 +336,7 @@ double py_sum_of_logs(In<double, 1> total) {
 NB_MODULE(_gaussmix, m) {
     using namespace gaussmix;
     m.doc() = "gaussmix's compiled kernels (see gaussmix.kernels._compiled).";
+    use_tracemalloc();
 
     nb::class_<PyEstepPass>(m, "EstepPass")
         .def(nb::init<Rows, std::optional<In<double, 1>>, In<double, 2>,
@@ -325,6 +357,8 @@ NB_MODULE(_gaussmix, m) {
     m.def("label_stats", &py_label_stats, "X"_a.noconvert(), "weight"_a.none(), "labels"_a,
           "n_components"_a, "full"_a);
     m.def("column_variances", &py_column_variances, "X"_a.noconvert());
+    m.def("log_prob_resp", &py_log_prob_resp, "X"_a.noconvert(), "means"_a, "prec"_a,
+          "log_norm"_a, "full"_a);
     m.def("cumulative_sum", &py_cumulative_sum, "values"_a);
 
     m.def("agglomerate", &py_agglomerate, "Z"_a, "sample_weight"_a, "vvv"_a, "alpha"_a,

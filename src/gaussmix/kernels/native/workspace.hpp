@@ -2,8 +2,9 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
 #include <stdint.h>
+
+#include "memory.hpp"
 
 namespace gaussmix {
 
@@ -17,8 +18,8 @@ class Workspace {
     }
 
     void allocate() {
-        buffer_.reset(new double[bytes_ / sizeof(double) + 8]);
-        uintptr_t base = reinterpret_cast<uintptr_t>(buffer_.get());
+        buffer_.reset(bytes_ / sizeof(double) + 8);
+        uintptr_t base = reinterpret_cast<uintptr_t>(buffer_.data());
         next_ = reinterpret_cast<char*>((base + 63) & ~uintptr_t(63));
     }
 
@@ -33,7 +34,7 @@ class Workspace {
     static size_t round_up(size_t bytes) { return (bytes + 63) & ~size_t(63); }
 
     size_t bytes_ = 0;
-    std::unique_ptr<double[]> buffer_;
+    Buffer<double> buffer_;
     char* next_ = nullptr;
 };
 
