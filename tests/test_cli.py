@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import sysconfig
+import tracemalloc
 import types
 from pathlib import Path
 
@@ -303,6 +305,133 @@ def test_sample_names_unnamed_features(tmp_path, files):
     assert run("sample", tmp_path / "m", "-n", "0", exit_code=2).exit_code == 2
 
 
+def _sampled(model, n, **kwargs):
+    blocks = list(cmd.sample_blocks(model, n, **kwargs))
+    table = pd.concat(blocks, ignore_index=True)
+    return table.iloc[:, :-1].to_numpy(), table.iloc[:, -1].to_numpy(), blocks
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance", [*gaussmix.COVARIANCE_TYPES[:4], "VEV", "EVE"])
+def test_sample_blocks_are_the_rows_of_sample(covariance, dtype):
+    # Blocks of 7 rows cut through components; the rows must be those of one
+    # in-memory sample from the same seed (scikit-learn's draw order).
+    X, _ = mixture_data(300, 3, 3, seed=2, dtype=dtype)
+    gm = GaussianMixture(3, covariance_type=covariance, random_state=0).fit(X)
+    expected, labels = gm.sample(200)
+    got, got_labels, blocks = _sampled(gm, 200, block_rows=7)
+    assert [len(b) for b in blocks] == [7] * 28 + [4]
+    assert got.dtype == expected.dtype == dtype
+    np.testing.assert_array_equal(got_labels, labels)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    # An explicit seed, and a random_state that is a RandomState being advanced.
+    np.testing.assert_allclose(
+        _sampled(gm, 50, seed=5, block_rows=3)[0],
+        gm.set_params(random_state=5).sample(50)[0],
+        rtol=1e-12,
+    )
+    gm.set_params(random_state=np.random.RandomState(9))
+    first = gm.sample(30)[0]
+    gm.set_params(random_state=np.random.RandomState(9))
+    np.testing.assert_allclose(_sampled(gm, 30, block_rows=4)[0], first, rtol=1e-12)
+
+
+def test_sample_refuses_a_model_that_does_not_sample():
+    class Detector:
+        offset_ = 0.0
+
+    with pytest.raises(cmd.InputError, match="the model is a Detector, which does not draw"):
+        next(cmd.sample_blocks(Detector(), 5))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_sample_is_written_in_blocks(tmp_path, model_path, model, monkeypatch, suffix):
+    monkeypatch.setattr(cmd, "SAMPLE_BLOCK_ROWS", 13)
+    out = tmp_path / f"s{suffix}"
+    result = run("sample", model_path, "-n", "100", "--seed", "4", "--out", out)
+    assert result.stderr == f"Wrote 100 rows to {out}\n"
+    table = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert list(table.columns) == ["a", "b", "component"]
+    X, y = model.set_params(random_state=4).sample(100)
+    np.testing.assert_allclose(table[["a", "b"]], X, rtol=1e-12)
+    np.testing.assert_array_equal(table["component"], y)
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        assert pq.ParquetFile(out).metadata.num_row_groups == 8  # one per block
+    # Standard output: the same rows, under one header.
+    printed = run("sample", model_path, "-n", "100", "--seed", "4").stdout
+    assert printed.count("a,b,component") == 1
+    printed = pd.read_csv(io.StringIO(printed))
+    np.testing.assert_allclose(printed[["a", "b"]], X, rtol=1e-12)
+    np.testing.assert_array_equal(printed["component"], y)
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, RuntimeError])
+def test_interrupted_sample_leaves_the_old_file_and_no_partial_file(
+    tmp_path, model_path, monkeypatch, interrupt
+):
+    out = tmp_path / "s.csv"
+    out.write_text("old\n")
+    real = cmd.sample_blocks
+
+    def interrupted(*args, **kwargs):
+        blocks = real(*args, block_rows=10, **kwargs)
+        yield next(blocks)
+        yield next(blocks)
+        raise interrupt("stopped")
+
+    monkeypatch.setattr(cmd, "sample_blocks", interrupted)
+    run("sample", model_path, "-n", "100", "--out", out, exit_code=1)
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]
+
+
+def test_sample_memory_does_not_grow_with_n(tmp_path, model):
+    out = tmp_path / "s.parquet"
+    n_rows, block = 1_000_000, 4096
+    tracemalloc.start()
+    try:
+        written = cmd.write_table_blocks(
+            cmd.sample_blocks(model, n_rows, seed=0, block_rows=block), out
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert written == n_rows
+    # The rows alone would take 24 MB (two float64 columns and an int64 one).
+    assert peak < 4 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+    assert len(pd.read_parquet(out)) == n_rows
+
+
+def test_unwritable_directory_is_reported_by_the_target_name(tmp_path, model_path, monkeypatch):
+    out = tmp_path / "s.csv"
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    result = run("sample", model_path, "-n", "5", "--out", out, exit_code=1)
+    assert result.stderr == f"Error: cannot write or read {out}: Permission denied\n"
+
+
+def test_report_write_failure_names_the_report(tmp_path, files, monkeypatch):
+    def write_report(path, estimator, X, *, selection=None, title=None):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    module = types.ModuleType("gaussmix.report")
+    module.write_report = write_report
+    monkeypatch.setitem(sys.modules, "gaussmix.report", module)
+    report = tmp_path / "r.html"
+    args = ["fit", files["npy"], "-k", "2", "-c", "diag", "--out", tmp_path / "m.gmm"]
+    result = run(*args, "--report", report, exit_code=1)
+    assert result.stderr.endswith(f"Error: cannot write or read {report}: Permission denied\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gmm"]
+
+
 def test_inspect_text_and_json(model_path, model):
     text = run("inspect", model_path).stdout
     assert text.startswith(f"{model_path}: GaussianMixture, model file format 1.0")
@@ -349,11 +478,20 @@ def bad_files(tmp_path_factory, frame) -> dict[str, Path]:
     with_nan.to_csv(directory / "nan.csv", index=False)
     (directory / "data.txt").write_text("a,b\n1,2\n")
     (directory / "broken.gmm").write_bytes(b"PK\x03\x04 not really a model file")
-    return {
-        "nan": directory / "nan.csv",
-        "txt": directory / "data.txt",
-        "broken": directory / "broken.gmm",
-    }
+    (directory / "long.csv").write_text("a,b\n1,2\n3,4,5\n6,7\n")
+    (directory / "empty.csv").write_text("")
+    (directory / "latin.csv").write_bytes(b"a,b\n1,2\n3,\xe94\n")
+    (directory / "fake.parquet").write_text("a,b\n1,2\n")
+    np.save(directory / "cut.npy", np.ascontiguousarray(frame.to_numpy()))
+    (directory / "cut.npy").write_bytes((directory / "cut.npy").read_bytes()[:60])
+    np.save(directory / "more.npy", np.ascontiguousarray(frame.to_numpy()))
+    (directory / "more.npy").write_bytes((directory / "more.npy").read_bytes() + bytes(16))
+    names = ["nan.csv", "data.txt", "broken.gmm", "long.csv", "empty.csv", "latin.csv"]
+    names += ["fake.parquet", "cut.npy", "more.npy"]
+    return {name.replace(".", "_"): directory / name for name in names}
+
+
+_HELP = "See 'gaussmix {}--help'."
 
 
 def _error_cases():
@@ -363,8 +501,8 @@ def _error_cases():
         (["predict", "{missing}", "{csv}"], 2, "'MODEL': File '{missing}' does not exist"),
         (["fit", "{csv}", "--columns", "a,zz", "--out", "{out}"], 2, "has no column(s) ['zz']"),
         (["fit", "{csv}", "--out", "{out}"], 2, "column 'label' holds non-numeric values"),
-        (["fit", "{nan}", "--out", "{out}"], 2, "nan.csv: row 3 contains NaN or infinity"),
-        (["fit", "{txt}", "--out", "{out}"], 2, "expected a .npy, .parquet or .csv file"),
+        (["fit", "{nan_csv}", "--out", "{out}"], 2, "nan.csv: row 3 contains NaN or infinity"),
+        (["fit", "{data_txt}", "--out", "{out}"], 2, "expected a .npy, .parquet or .csv file"),
         (["fit", "{npy}", "--columns", "a", "--out", "{out}"], 2, "give --columns as 0-based"),
         (["fit", "{npy}", "-k", "2-x", "--out", "{out}"], 2, "expected a number (3), a range"),
         (["fit", "{npy}", "-k", "0", "--out", "{out}"], 2, "component counts are at least 1"),
@@ -373,11 +511,42 @@ def _error_cases():
         (["fit", "{npy}", "--out", "{tmp}/no/m.gmm"], 2, "does not exist; create it first"),
         (["fit", "{npy}", "-k", "1-500", "--out", "{out}"], 2, "at most 200 with --comp"),
         (["predict", "{model}", "{csv}", "--out", "{tmp}/x.txt"], 2, "use .csv or .parquet"),
-        (["predict", "{broken}", "{csv}"], 1, "Cannot load the model file"),
+        (["predict", "{broken_gmm}", "{csv}"], 1, "Cannot load the model file"),
         (["score", "{model}", "{csv}", "--columns", "a"], 2, "gives 1 column(s) but the"),
-        (["score", "{model}", "{nan}"], 2, "row 3 contains NaN"),
+        (["score", "{model}", "{nan_csv}"], 2, "row 3 contains NaN"),
         (["score", "{model}", "{csv}", "--contamination", "0.7"], 2, "--contamination"),
-        (["sample", "{model}"], 2, "Missing option '-n'"),
+        (
+            ["sample", "{model}"],
+            2,
+            "Missing option '-n' / '--samples'. " + _HELP.format("sample "),
+        ),
+        # Usage errors: one line, exit status 2, like every other error.
+        (
+            ["fit", "{npy}", "-k", "1-2", "--jobs", "0", "--out", "{out}"],
+            2,
+            "Invalid value for '-j' / '--jobs': must be a positive number of models fitted at "
+            "once, or negative (-1: every core, -2: all but one, ...); got 0. "
+            + _HELP.format("fit "),
+        ),
+        (
+            ["fit", "{npy}", "--seed", "-1", "--out", "{out}"],
+            2,
+            "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295.",
+        ),
+        (["fit", "{npy}", "--seed", str(2**32), "--out", "{out}"], 2, "4294967296 is not in"),
+        (["sample", "{model}", "-n", "3", "--seed", "-5"], 2, "-5 is not in the range"),
+        (["sample", "{model}", "-n", str(2**63)], 2, "is not in the range 1<=x<="),
+        (["fit", "{npy}", "--bogus", "--out", "{out}"], 2, "No such option '--bogus'."),
+        (["nosuch"], 2, "No such command 'nosuch'. " + _HELP.format("")),
+        (["fit", "{npy}", "-c", "full,XYZ", "--out", "{out}"], 2, "See 'gaussmix fit --help'."),
+        # Errors in DATA name the file (and the line).
+        (["fit", "{long_csv}", "--out", "{out}"], 2, "long.csv: line 3 has 3 fields, but the"),
+        (["fit", "{empty_csv}", "--out", "{out}"], 2, "empty.csv is empty: a CSV file needs"),
+        (["fit", "{latin_csv}", "--out", "{out}"], 2, "latin.csv is not UTF-8 text"),
+        (["fit", "{fake_parquet}", "--out", "{out}"], 2, "fake.parquet: not a Parquet file"),
+        (["fit", "{cut_npy}", "--out", "{out}"], 2, "cut.npy is not a valid .npy file"),
+        (["predict", "{model}", "{more_npy}"], 2, "more.npy holds 3,216 bytes of data after"),
+        (["fit", "{npy}", "--columns", "-1", "--out", "{out}"], 2, "in [0, 2), got -1."),
     ]
 
 
@@ -396,9 +565,9 @@ def test_errors_exit_status_and_message(
     result = run(*(a.format(**names) for a in args), exit_code=status)
     assert message.format(**names) in result.stderr
     assert "Traceback" not in result.output
-    if "Usage:" not in result.stderr:
-        # Errors about the data or the computation are one line.
-        assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    # Every error is one line, usage errors included.
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "Usage:" not in result.stderr
     assert not (tmp_path / "m.gmm").exists()
 
 
@@ -416,10 +585,10 @@ def test_fit_failure_exits_1(tmp_path, files, monkeypatch, components):
 
 
 def test_debug_shows_the_exception(model_path, bad_files):
-    result = CliRunner().invoke(main, ["--debug", "predict", str(bad_files["broken"]), "x"])
+    result = CliRunner().invoke(main, ["--debug", "predict", str(bad_files["broken_gmm"]), "x"])
     assert result.exit_code == 2  # x does not exist: a usage error still
     result = CliRunner().invoke(
-        main, ["--debug", "predict", str(bad_files["broken"]), str(bad_files["nan"])]
+        main, ["--debug", "predict", str(bad_files["broken_gmm"]), str(bad_files["nan_csv"])]
     )
     assert isinstance(result.exception, gaussmix.ModelFileError)
 

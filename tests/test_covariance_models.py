@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from conftest import mixture_data
 from gaussmix import COVARIANCE_TYPES, DegenerateComponentWarning, GaussianMixture
 from gaussmix.covariance import MCLUST_NAMES, get_covariance_model
+from gaussmix.covariance._decomposition import eigenvalues, jacobi_eigh, sorted_eigh, volumes
 
 SKLEARN_NAMES = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
 NEW_NAMES = tuple(name for name in MCLUST_NAMES if name not in SKLEARN_NAMES)
@@ -596,3 +597,251 @@ def test_empty_component_keeps_its_own_parts(name):
         gm.fit(X)
     np.testing.assert_allclose(gm.means_[2], means_init[2])
     assert_constraint(name, full_covariances(get_covariance_model(name), gm.covariances_, 3, 3))
+
+
+# ======================================== features of wildly different scales
+
+# Models whose likelihood is unchanged when each feature is rescaled: their M-step
+# on a scatter G W G (G diagonal) is G Sigma G, an exact reference however wide G.
+SCALE_INVARIANT = ("EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVV", "VVV")
+GRADING = np.array([1e-6, 1.0, 1e12])
+
+
+def graded(scatter, grading):
+    return scatter * np.outer(grading, grading)
+
+
+@pytest.mark.parametrize("name", SCALE_INVARIANT)
+def test_scale_invariant_m_steps_are_exact_on_features_of_scales_1e_minus_6_to_1e12(name):
+    n_k, scatter = problem(8)
+    model = converged_model(name)
+    reference = full_covariances(model, m_step(model, n_k, scatter), 3, 3)
+    covariances = full_covariances(model, m_step(model, n_k, graded(scatter, GRADING)), 3, 3)
+    # Back in the ungraded units every entry keeps its digits.
+    np.testing.assert_allclose(graded(covariances, 1.0 / GRADING), reference, rtol=1e-8)
+
+
+def eigh_2x2(matrix):
+    """Eigenvalues (decreasing) and rotation angle of a 2 x 2 SPD matrix, in closed form.
+
+    The small eigenvalue as det / large one and the angle by atan2 keep their
+    relative accuracy whatever the ratio of the diagonal entries.
+    """
+    (p, q), (_, r) = matrix
+    large = (p + r) / 2 + np.hypot((p - r) / 2, q)
+    return np.array([large, (p * r - q * q) / large]), 0.5 * np.arctan2(2 * q, p - r)
+
+
+def compose_2x2(eigenvalues, angle):
+    c, s = np.cos(angle), np.sin(angle)
+    a, b = eigenvalues
+    return np.array(
+        [[a * c * c + b * s * s, (a - b) * s * c], [(a - b) * s * c, a * s * s + b * c * c]]
+    )
+
+
+def graded_2d_problem(ratio):
+    """Two components in two features whose standard deviations differ by ``ratio``."""
+    rng = np.random.default_rng(9)
+    grading = np.array([ratio, 1.0])
+    n_k = np.array([30.0, 50.0])
+    scatter = []
+    for n, rho in zip(n_k, (0.5, -0.3), strict=True):
+        spread = rng.uniform(0.5, 2.0, size=2)
+        correlation = np.array([[1.0, rho], [rho, 1.0]])
+        scatter.append(n * graded(correlation * np.outer(spread, spread), grading))
+    return n_k, np.array(scatter), grading
+
+
+def assert_close_in_feature_units(covariances, reference, rtol):
+    scale = 1.0 / np.sqrt(np.diagonal(reference, axis1=-2, axis2=-1))
+    unit = scale[..., :, None] * scale[..., None, :]
+    np.testing.assert_allclose(covariances * unit, reference * unit, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("ratio", [1e4, 1e8, 1e12])
+def test_eev_m_step_on_graded_scatter_matches_its_closed_form(ratio):
+    # EEV: Sigma_k = D_k diag(sum_k Omega_k / n) D_k^T for the eigenvalues Omega_k and
+    # eigenvectors D_k of W_k. From a ratio of 1e8 eigh lost the small eigenvalues.
+    n_k, scatter, _ = graded_2d_problem(ratio)
+    decompositions = [eigh_2x2(w) for w in scatter]
+    shared = sum(values for values, _ in decompositions) / n_k.sum()
+    reference = np.array([compose_2x2(shared, angle) for _, angle in decompositions])
+    covariances = m_step(get_covariance_model("EEV"), n_k, scatter)
+    assert_close_in_feature_units(covariances, reference, rtol=1e-8)
+
+
+def decimal_eigh(matrix, digits=60):
+    """Eigenvalues (decreasing) and eigenvectors of a symmetric matrix, to ``digits`` digits.
+
+    Cyclic two-sided Jacobi in ``decimal`` arithmetic: an independent reference for
+    matrices whose eigenvalues span more than float64's 16 digits. Returns Decimals.
+    """
+    from decimal import Decimal, localcontext
+
+    with localcontext() as context:
+        context.prec = digits
+        n = len(matrix)
+        # The symmetric part: scatters summed by some BLAS kernels differ from their
+        # transposes in the last bit, and two-sided Jacobi assumes symmetry.
+        a = [
+            [(Decimal(float(matrix[i][j])) + Decimal(float(matrix[j][i]))) / 2 for j in range(n)]
+            for i in range(n)
+        ]
+        v = [[Decimal(int(i == j)) for j in range(n)] for i in range(n)]
+        for _ in range(100):
+            off = sum(a[i][j] ** 2 for i in range(n) for j in range(n) if i != j)
+            if off <= Decimal(10) ** (-2 * digits + 20) * sum(a[i][i] ** 2 for i in range(n)):
+                break
+            for p, q in itertools.combinations(range(n), 2):
+                if a[p][q] == 0:
+                    continue
+                theta = (a[q][q] - a[p][p]) / (2 * a[p][q])
+                sign = 1 if theta >= 0 else -1
+                t = sign / (abs(theta) + (theta * theta + 1).sqrt())
+                c = 1 / (t * t + 1).sqrt()
+                s = t * c
+                for k in range(n):  # columns p, q
+                    akp, akq = a[k][p], a[k][q]
+                    a[k][p], a[k][q] = c * akp - s * akq, s * akp + c * akq
+                for k in range(n):  # rows p, q
+                    apk, aqk = a[p][k], a[q][k]
+                    a[p][k], a[q][k] = c * apk - s * aqk, s * apk + c * aqk
+                for k in range(n):
+                    vkp, vkq = v[k][p], v[k][q]
+                    v[k][p], v[k][q] = c * vkp - s * vkq, s * vkp + c * vkq
+        order = sorted(range(n), key=lambda i: -a[i][i])
+        return [a[i][i] for i in order], [[v[k][i] for i in order] for k in range(n)]
+
+
+def decimal_compose(vectors, eigenvalues):
+    """``V diag(e) V^T`` in Decimal, returned as float64."""
+    n = len(vectors)
+    return np.array(
+        [
+            [
+                float(sum(vectors[i][m] * eigenvalues[m] * vectors[j][m] for m in range(n)))
+                for j in range(n)
+            ]
+            for i in range(n)
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", ["EEV", "VEV"])
+def test_eev_and_vev_m_steps_on_features_of_scales_1e_minus_6_to_1e12(name):
+    # Eigenvalues spanning 1e36: eigh resolves the small ones only to 1e-16 of the
+    # largest; the M-step must still match a 60-digit reference. EEV has a closed
+    # form in the W_k's eigen-decompositions; VEV's volumes are closed-form given
+    # its shape, whose two free values scipy finds on the exact eigenvalues.
+    from decimal import Decimal
+
+    n_k, scatter = problem(8, n_components=2)
+    scatter = graded(scatter, GRADING)
+    decompositions = [decimal_eigh(w) for w in scatter]
+    omega = np.array([[float(e) for e in values] for values, _ in decompositions])
+    if name == "EEV":
+        eigenvalues = [omega.sum(axis=0) / n_k.sum()] * 2
+    else:
+        log_omega = np.log(omega)
+
+        def volumes(u):
+            log_shape = np.append(u, -u.sum())
+            return np.exp(log_omega - log_shape).sum(axis=1) / (3 * n_k)
+
+        u = minimize(lambda u: float(3 * n_k @ np.log(volumes(u))), np.zeros(2), tol=1e-14).x
+        shape = np.exp(np.append(u, -u.sum()))
+        eigenvalues = [v * shape for v in volumes(u)]
+    reference = np.array(
+        [
+            decimal_compose(vectors, [Decimal(float(e)) for e in values])
+            for (_, vectors), values in zip(decompositions, eigenvalues, strict=True)
+        ]
+    )
+    covariances = m_step(converged_model(name), n_k, scatter)
+    assert_close_in_feature_units(covariances, reference, rtol=1e-6 if name == "VEV" else 1e-9)
+
+
+@pytest.mark.parametrize("name", MCLUST_NAMES)
+def test_one_component_on_features_of_scales_1_to_1e12_is_the_sample_covariance(name):
+    # With one component every model with orientation is VVV: the eigen-decomposition
+    # and recomposition must give the scatter back, small variances included.
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(200, 3)) @ np.array([[1.0, 0.4, 0.2], [0, 1, 0.3], [0, 0, 1]])
+    X *= np.array([1.0, 1e6, 1e12])
+    gm = GaussianMixture(1, covariance_type=name, reg_covar="auto").fit(X)
+    model = get_covariance_model(name)
+    covariance = full_covariances(model, gm.covariances_, 1, 3)[0]
+    sample = np.cov(X.T, bias=True) + 1e-6 * np.diag(np.var(X, axis=0))
+    if name[1:] == "II":
+        reference = np.trace(sample) / 3 * np.eye(3)
+    elif name[2] == "I":
+        reference = np.diag(np.diag(sample))
+    else:
+        reference = sample
+    assert_close_in_feature_units(covariance, reference, rtol=1e-7)
+    assert np.all(np.isfinite(gm.score_samples(X)))
+
+
+def graded_spd(seed, n, span):
+    """``S H S``: a well-conditioned ``H`` and scales spread over 10**(+-span)."""
+    rng = np.random.default_rng(seed)
+    factor = rng.normal(size=(n + 3, n))
+    inner = factor.T @ factor / (n + 3)
+    scales = 10.0 ** rng.uniform(-span, span, size=n)
+    return graded(inner, scales), inner, scales
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_jacobi_eigh_resolves_eigenvalues_spanning_1e40(seed):
+    matrix, inner, scales = graded_spd(seed, 6, 10)
+    values, vectors = jacobi_eigh(np.linalg.cholesky(matrix).T[None])
+    values, vectors = values[0], vectors[0]
+    assert np.all(np.diff(values) <= 0)
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(6), atol=1e-13)
+    # The largest eigenvalues: eigh resolves those above ~1e-8 of the top.
+    reference = np.linalg.eigvalsh(matrix)[::-1]
+    resolved = reference > 1e-8 * reference[0]
+    np.testing.assert_allclose(values[resolved], reference[resolved], rtol=1e-9)
+    # The smallest: the largest of the inverse, S^-1 H^-1 S^-1, which eigh resolves.
+    inverse = graded(np.linalg.inv(inner), 1.0 / scales)
+    np.testing.assert_allclose(values[-1], 1.0 / np.linalg.eigvalsh(inverse)[-1], rtol=1e-9)
+    # All of them: their product is det(S)^2 det(H).
+    expected = 2 * np.log(scales).sum() + np.linalg.slogdet(inner)[1]
+    np.testing.assert_allclose(np.log(values).sum(), expected, rtol=1e-12)
+    # The eigenvector of the smallest, through the inverse (residual relative to 1/lambda).
+    smallest = vectors[:, -1]
+    residual = inverse @ smallest - smallest / values[-1]
+    assert np.abs(residual).max() <= 1e-9 / values[-1]
+
+
+def test_sorted_eigh_keeps_small_eigenvalues_of_graded_matrices_and_plain_ones_as_eigh():
+    matrix, inner, scales = graded_spd(5, 4, 8)
+    values = sorted_eigh(matrix[None])[0][0]
+    smallest = 1.0 / np.linalg.eigvalsh(graded(np.linalg.inv(inner), 1.0 / scales))[-1]
+    np.testing.assert_allclose(values[-1], smallest, rtol=1e-9)
+    # A well-conditioned matrix is eigh's decomposition, bit for bit.
+    plain = inner[None]
+    expected_values, expected_vectors = np.linalg.eigh(plain)
+    got_values, got_vectors = sorted_eigh(plain)
+    np.testing.assert_array_equal(got_values, expected_values[..., ::-1])
+    np.testing.assert_array_equal(got_vectors, expected_vectors[..., ::-1])
+
+
+def test_decompositions_of_non_finite_matrices_are_nan_not_errors():
+    # Degenerate data give M-steps with inf or NaN entries; LAPACK then raises or
+    # returns garbage depending on the BLAS build. Here they are NaN, for the repair.
+    stack = np.stack([np.eye(3), np.full((3, 3), np.inf), np.diag([1.0, np.nan, 2.0])])
+    values, vectors = sorted_eigh(stack)
+    np.testing.assert_array_equal(values[0], [1.0, 1.0, 1.0])
+    assert np.all(np.isnan(values[1:])) and np.all(np.isnan(vectors[1:]))
+    assert np.all(np.isnan(eigenvalues(stack)[1:]))
+    np.testing.assert_array_equal(np.isnan(volumes(stack)), [False, True, True])
+
+
+def test_volumes_of_graded_and_singular_matrices():
+    matrix, inner, scales = graded_spd(6, 5, 12)
+    expected = np.exp((2 * np.log(scales).sum() + np.linalg.slogdet(inner)[1]) / 5)
+    np.testing.assert_allclose(volumes(matrix[None]), [expected], rtol=1e-12)
+    singular = np.diag([2.0, 0.0, 3.0])
+    assert volumes(singular[None])[0] == 0.0

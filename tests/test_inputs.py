@@ -1,8 +1,10 @@
 """Input handling of ``GaussianMixture``: accepted containers and dtypes, and the errors
-raised for bad data, bad hyperparameters, bad initial parameters and bad sample weights."""
+raised for bad data, bad hyperparameters, bad initial parameters and bad sample weights;
+and the errors of ``open_data`` for data files that are damaged or not what they say."""
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 
@@ -12,7 +14,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import NotFittedError
 
-from gaussmix import DegenerateComponentWarning, GaussianMixture, InvalidParameterError
+from gaussmix import DegenerateComponentWarning, GaussianMixture, InvalidParameterError, open_data
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
@@ -257,6 +259,61 @@ def test_values_whose_squares_overflow(X):
         GaussianMixture(2).fit(X * 1e200)
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("reg_covar", ["auto", 0.0, 1e-6])
+def test_non_finite_reg_covar_is_refused_like_sklearn(X, method, reg_covar):
+    # As scikit-learn: "must be a float in the range [0.0, inf)". An infinite ridge
+    # leaves no model to fit.
+    for value in (np.inf, -np.inf, np.nan):
+        gm = GaussianMixture(2, reg_covar=value)
+        with pytest.raises(InvalidParameterError, match=r"reg_covar must be a finite"):
+            getattr(gm, method)(X)
+        assert not hasattr(gm, "means_")
+    # Finite values still fit, and the finite check does not reject a legal one.
+    getattr(GaussianMixture(2, reg_covar=reg_covar, random_state=0), method)(X)
+
+
+@pytest.mark.parametrize("reg_covar", ["auto", 0.0, 1e-6])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("exponent", [-20, -30])
+def test_float32_too_narrow_for_float32_precisions_is_refused(X, reg_covar, method, exponent):
+    # The precisions of data scaled by 1e-20 are ~1e40, beyond float32's 3.4e38: the
+    # fit refuses the data up front and says how to rescale, whatever reg_covar is,
+    # rather than setting precisions_ = inf (which gaussmix.save then refuses).
+    X32 = (X * 10.0**exponent).astype(np.float32)
+    gm = GaussianMixture(2, reg_covar=reg_covar, random_state=0)
+    with pytest.raises(ValueError, match=r"overflow float32.*X \* \de\+\d\d.*float64"):
+        getattr(gm, method)(X32)
+    assert not hasattr(gm, "means_")
+    # The same data as float64 fit, with finite parameters.
+    gm = GaussianMixture(2, reg_covar="auto", random_state=0).fit(X32.astype(np.float64))
+    for name in FITTED_ARRAYS:
+        assert np.all(np.isfinite(getattr(gm, name))), name
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "VEV", "spherical", "EVI"])
+@pytest.mark.parametrize("exponent", [-14, 12])
+def test_float32_at_the_edges_of_its_range_fits_like_float64(X, covariance_type, exponent):
+    # Just inside the accepted range a float32 fit is the float64 fit, rounded.
+    X32 = (X * 10.0**exponent).astype(np.float32)
+    params = dict(n_components=2, covariance_type=covariance_type, reg_covar="auto")
+    gm32 = GaussianMixture(**params, random_state=0).fit(X32)
+    gm64 = GaussianMixture(**params, random_state=0).fit(X32.astype(np.float64))
+    for name in FITTED_ARRAYS:
+        value = getattr(gm32, name)
+        assert value.dtype == np.float32 and np.all(np.isfinite(value)), name
+        assert_allclose(value, getattr(gm64, name), rtol=1e-3, err_msg=name)
+    assert np.all(np.isfinite(gm32.score_samples(X32)))
+
+
+def test_float32_values_whose_squares_overflow_float32(X):
+    X32 = (X * 1e17).astype(np.float32)
+    with pytest.raises(ValueError, match=r"overflow float32.*[Rr]escale"):
+        GaussianMixture(2).fit(X32)
+    # As float64 the same values are fine.
+    GaussianMixture(2, random_state=0).fit(X32.astype(np.float64))
+
+
 def test_one_dimensional_X(X):
     with pytest.raises(ValueError, match="reshape"):
         GaussianMixture(1).fit(X[:, 0])
@@ -355,8 +412,15 @@ BAD_HYPERPARAMETERS = [
     ({"n_components": True}, "n_components"),
     ({"tol": -1}, "tol"),
     ({"tol": np.nan}, "tol"),
+    ({"tol": np.inf}, "tol"),
     ({"reg_covar": -1}, "reg_covar"),
     ({"reg_covar": "big"}, "reg_covar"),
+    ({"reg_covar": np.inf}, "reg_covar"),
+    ({"reg_covar": float("inf")}, "reg_covar"),
+    ({"reg_covar": np.nan}, "reg_covar"),
+    ({"learning_offset": np.inf}, "learning_offset"),
+    ({"learning_offset": np.nan}, "learning_offset"),
+    ({"learning_decay": np.nan}, "learning_decay"),
     ({"max_iter": -1}, "max_iter"),
     ({"max_iter": 10.0}, "max_iter"),
     ({"n_init": 0}, "n_init"),
@@ -619,3 +683,193 @@ def test_failed_fit_leaves_no_fitted_state(X):
             gm.fit(_with(X, 0, 0, np.nan))
     with pytest.raises(NotFittedError):
         gm.predict(X)
+
+
+# ============================================================ data files (open_data)
+
+
+def _read_all(source) -> np.ndarray:
+    return np.concatenate(list(source.blocks()))
+
+
+def _data_error(path, **kwargs) -> str:
+    """The ValueError of opening ``path`` and reading it through."""
+    with pytest.raises(ValueError) as info:
+        _read_all(open_data(path, **kwargs))
+    message = str(info.value)
+    assert str(path) in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "n_found"),
+    [
+        ("a,b\n1,2\n3,4,5\n6,7\n", 3, 3),  # a middle row
+        ("a,b\n1,2,3\n4,5\n", 2, 3),  # the first row, which pandas would take as an index
+        ("a,b\n\n1,2,\n3,4\n", 3, 3),  # a trailing comma is a field too
+        ("a,b\n" + "1,2\n" * 300 + "1,2,3,4\n", 302, 4),  # past the first block
+    ],
+)
+def test_csv_row_with_more_fields_than_the_header(tmp_path, text, line, n_found):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    message = _data_error(path, block_rows=100)
+    assert f"line {line} has {n_found} fields, but the header names 2 columns" in message
+    # Whatever the columns used: pandas would drop the extra field silently.
+    assert f"line {line} has" in _data_error(path, columns=["a"], block_rows=100)
+
+
+def test_csv_quoted_commas_and_short_rows(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text('a,b\n1,"2"\n3,4\n')
+    assert_array_equal(_read_all(open_data(path)), [[1, 2], [3, 4]])
+    path.write_text("a,b\n1,2\n3\n")  # a short row reads as a missing value
+    assert "row 1 contains NaN" in _data_error(path)
+
+
+def test_csv_rows_are_counted_across_read_pieces(tmp_path, monkeypatch):
+    from gaussmix.io import _sources
+
+    text = "a,b\r\n\r\n1,2\r\n  \r\n3,4\r\n\n5,6\n7,8"  # blank lines, CRLF, no final newline
+    path = tmp_path / "data.csv"
+    path.write_bytes(text.encode())
+    expected = [[1, 2], [3, 4], [5, 6], [7, 8]]
+    for piece in (1, 2, 3, 5, 7, 1 << 20):
+        monkeypatch.setattr(_sources, "_READ_PIECE", piece)
+        source = open_data(path)
+        assert source.n_rows == 4, piece
+        assert_array_equal(_read_all(source), expected)
+
+
+def test_csv_overlong_line_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    from gaussmix.io import _sources
+
+    monkeypatch.setattr(_sources, "_MAX_CSV_LINE_BYTES", 50)
+    monkeypatch.setattr(_sources, "_READ_PIECE", 16)
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n1,2\n" + "1," + "9" * 60 + "\n3,4\n")
+    with pytest.raises(ValueError, match=r"data\.csv: line 3 is longer than 50 bytes"):
+        open_data(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty: a CSV file needs a header row"),
+        (b"\n\n", "is empty: a CSV file needs a header row"),
+        (b"a,b\n1,\xe92\n", r"is not UTF-8 text \(invalid continuation byte: byte 0xe9\)"),
+        (b"a\xe9,b\n1,2\n", "is not UTF-8 text"),
+        (b"a,b\n" + b"1,2\n" * 1000 + b"3,\xff\n", "is not UTF-8 text"),  # in a later block
+    ],
+)
+def test_unreadable_csv_files_are_named(tmp_path, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    assert re.search(message, _data_error(path, block_rows=100))
+
+
+def test_non_parquet_and_damaged_parquet_files_are_named(tmp_path):
+    path = tmp_path / "data.parquet"
+    path.write_text("hello")
+    assert "data.parquet: not a Parquet file, or a damaged one (" in _data_error(path)
+    path.write_bytes(b"PAR1" + bytes(100) + b"PAR1")
+    assert "not a Parquet file, or a damaged one" in _data_error(path)
+
+
+def test_unsupported_parquet_feature_is_named(tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "data.parquet"
+    pd.DataFrame({"a": [1.0, 2.0]}).to_parquet(path)
+
+    def unsupported(*args, **kwargs):
+        raise pa.ArrowNotImplementedError("Support for codec 'lzo' not built")
+
+    monkeypatch.setattr(pq, "ParquetFile", unsupported)
+    with pytest.raises(ValueError, match=r"data\.parquet: not a Parquet file, or a damaged one"):
+        open_data(path)
+
+
+def test_damaged_parquet_page_is_named(tmp_path):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "data.parquet"
+    values = np.random.RandomState(0).randn(5000, 2)
+    pd.DataFrame(values, columns=["a", "b"]).to_parquet(path, compression=None)
+    column = pq.ParquetFile(path).metadata.row_group(0).column(0)
+    first_page = column.dictionary_page_offset or column.data_page_offset
+    data = bytearray(path.read_bytes())
+    # The footer still reads (open_data succeeds); the first page's header does not.
+    data[first_page : first_page + 40] = b"\xff" * 40
+    path.write_bytes(bytes(data))
+    source = open_data(path)
+    with pytest.raises(ValueError, match=r"data\.parquet: the Parquet file is damaged \("):
+        _read_all(source)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (50, r"is not a valid \.npy file \(EOF: reading array header"),
+        (5, r"is not a valid \.npy file \(EOF: reading magic string"),
+        (b"hello world", r"is not a valid \.npy file \(the magic string is not correct"),
+    ],
+)
+def test_truncated_or_foreign_npy_header(tmp_path, content, message):
+    path = tmp_path / "data.npy"
+    np.save(path, np.arange(20.0).reshape(10, 2))
+    path.write_bytes(path.read_bytes()[:content] if isinstance(content, int) else content)
+    assert re.search(message, _data_error(path))
+
+
+@pytest.mark.parametrize(("change", "found"), [(-8, 152), (16, 176), (160, 320)])
+def test_npy_whose_size_does_not_match_its_header(tmp_path, change, found):
+    # Fewer bytes than the header's shape (cut short), or more (a header that
+    # declares fewer rows than the file holds): both refused, neither read silently.
+    path = tmp_path / "data.npy"
+    np.save(path, np.arange(20.0).reshape(10, 2))
+    data = path.read_bytes()
+    path.write_bytes(data[:change] if change < 0 else data + bytes(change))
+    message = _data_error(path)
+    assert f"holds {found:,} bytes of data after its header, but the header declares " in message
+    assert "shape (10, 2) of float64 (160 bytes)" in message
+
+
+@pytest.mark.parametrize("column", [-1, -2, 2, 7, True, 1.0])
+def test_npy_column_positions_must_be_in_range(tmp_path, column):
+    path = tmp_path / "data.npy"
+    np.save(path, np.arange(20.0).reshape(10, 2))
+    with pytest.raises(ValueError, match=r"columns must be integers in \[0, 2\), got"):
+        open_data(path, columns=[column])
+    assert_array_equal(
+        _read_all(open_data(path, columns=[np.int64(1)])), np.arange(1, 20, 2)[:, None]
+    )
+
+
+@pytest.mark.parametrize("column", [-1, -2, 2, 5])
+def test_named_file_column_positions_must_be_in_range(tmp_path, column):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    with pytest.raises(
+        ValueError, match=r"a column given by position must be an integer in \[0, 2\)"
+    ):
+        open_data(path, columns=[column])
+    assert_array_equal(_read_all(open_data(path, columns=[1])), [[2], [4]])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_data_path_that_is_not_a_regular_file(tmp_path, kind):
+    path = tmp_path / "data.csv"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it to read would wait for a writer
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    what = {"fifo": "a FIFO", "directory": "a directory", "device": "a character device"}[kind]
+    with pytest.raises(ValueError, match=f"data.csv is {what}.*, not a regular file"):
+        open_data(path)

@@ -8,7 +8,13 @@ import json
 import os
 import pickle
 import re
+import struct
+import subprocess
+import sys
+import time
+import tracemalloc
 import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -130,7 +136,7 @@ def test_round_trip_of_unusual_parameters(tmp_path):
         2,
         covariance_type="VVV",
         reg_covar="auto",
-        tol=float("inf"),
+        tol=0.0,
         max_iter=0,
         weights_init=(0.25, 0.75),
         means_init=np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32),
@@ -602,7 +608,7 @@ def test_not_a_model_file(tmp_path):
     assert "the file is empty (0 bytes)" in load_error(empty)
 
     assert "there is no such file; check the path" in load_error(tmp_path / "missing.gmm")
-    assert "cannot be read" in load_error(tmp_path)
+    assert "it is a directory, not a regular file" in load_error(tmp_path)
 
     other_zip = tmp_path / "other.zip"
     with zipfile.ZipFile(other_zip, "w") as archive:
@@ -618,6 +624,364 @@ def test_not_a_model_file(tmp_path):
 def test_path_must_be_a_path():
     with pytest.raises(TypeError, match="path must be a str or os\\.PathLike; got int"):
         gaussmix.load(3)
+
+
+# ------------------------------------------ hostile files: bounded time and memory
+
+
+def raw_zip(path, entries, *, directory_size=None, entry_count=None):
+    """Write a ZIP archive by hand, so that its entries can declare anything.
+
+    ``entries`` holds ``(name, method, data, crc, declared_size)``: ``data`` goes
+    into the file as it is (already deflated for method 8), and the headers declare
+    ``declared_size`` uncompressed bytes with ``crc``, true or not; the end record
+    declares ``directory_size`` and ``entry_count`` when given.
+    """
+    with open(path, "wb") as handle:
+        directory = []
+        for name, method, data, crc, size in entries:
+            offset = handle.tell()
+            encoded = name.encode()
+            handle.write(
+                struct.pack(
+                    "<4s5H3L2H",
+                    b"PK\x03\x04",
+                    20,
+                    0,
+                    method,
+                    0,
+                    0x21,
+                    crc,
+                    len(data),
+                    size,
+                    len(encoded),
+                    0,
+                )
+                + encoded
+                + data
+            )
+            directory.append(
+                struct.pack(
+                    "<4s6H3L5H2L",
+                    b"PK\x01\x02",
+                    20,
+                    20,
+                    0,
+                    method,
+                    0,
+                    0x21,
+                    crc,
+                    len(data),
+                    size,
+                    len(encoded),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    offset,
+                )
+                + encoded
+            )
+        start = handle.tell()
+        handle.write(b"".join(directory))
+        size = handle.tell() - start if directory_size is None else directory_size
+        count = len(directory) if entry_count is None else entry_count
+        if count > 0xFFFF:  # ZIP64: the end record's 16-bit count overflows
+            record = handle.tell()
+            handle.write(
+                struct.pack(
+                    "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, size, start
+                )
+            )
+            handle.write(struct.pack("<4sLQL", b"PK\x06\x07", 0, record, 1))
+            count = 0xFFFF
+        handle.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, size, start, 0))
+
+
+def stored(name: str, data: bytes):
+    return (name, zipfile.ZIP_STORED, data, zlib.crc32(data), len(data))
+
+
+def model_entries(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+_MIB = 1 << 20
+
+
+def deflated_zeros(n_mib: int, prefix: bytes = b"") -> tuple[bytes, int, int]:
+    """``prefix`` then ``n_mib`` MiB of zeros as one raw deflate stream: (data, crc, size).
+
+    Built from one compressed MiB repeated (each ends with a full flush, so the
+    pieces are independent), so that a GiB costs the test about a MiB.
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = bytes(_MIB)
+    piece = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(prefix)
+    for _ in range(n_mib):
+        crc = zlib.crc32(zeros, crc)
+    # An empty final block ends the stream.
+    return head + piece * n_mib + b"\x03\x00", crc, len(prefix) + n_mib * _MIB
+
+
+def test_deflated_zeros_gives_a_valid_deflate_stream():
+    data, crc, size = deflated_zeros(3, prefix=b"header")
+    inflated = zlib.decompress(data, -15)
+    assert len(inflated) == size and inflated[:6] == b"header" and not any(inflated[6:])
+    assert zlib.crc32(inflated) == crc
+
+
+def bounded_load(path, seconds=20.0, megabytes=40.0) -> str:
+    """load's error for ``path``, asserting it came fast and with little memory."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        message = load_error(path)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert time.perf_counter() - start < seconds
+    assert peak < megabytes * _MIB, f"peak {peak / _MIB:.0f} MiB"
+    return message
+
+
+@pytest.mark.parametrize("entry", ["metadata.json", "arrays/weights_.npy"])
+def test_entry_inflating_far_beyond_its_declared_size(saved, entry):
+    # 1 GiB of zeros in about a MiB, in an entry that declares its real size.
+    entries = model_entries(saved)
+    declared = len(entries[entry])
+    bomb, _, _ = deflated_zeros(1024)
+    raw_zip(
+        saved,
+        [
+            (name, zipfile.ZIP_DEFLATED, bomb, zlib.crc32(data), declared)
+            if name == entry
+            else stored(name, data)
+            for name, data in entries.items()
+        ],
+    )
+    message = bounded_load(saved, seconds=5, megabytes=20)
+    assert str(saved) in message and "corrupted" in message and "CRC" in message
+
+
+def test_entry_declaring_more_than_the_limits_is_refused_before_it_is_read(saved):
+    entries = model_entries(saved)
+    bomb, crc, size = deflated_zeros(1024)
+    raw_zip(
+        saved,
+        [
+            (name, zipfile.ZIP_DEFLATED, bomb, crc, size)
+            if name == "metadata.json"
+            else stored(name, data)
+            for name, data in entries.items()
+        ],
+    )
+    message = bounded_load(saved, seconds=1, megabytes=5)
+    assert "'metadata.json' declares 1,073,741,824 bytes, more than the 16,777,216" in message
+
+
+def test_deflated_array_is_checked_against_its_checksum_before_it_is_held(saved):
+    # A manifest consistent with a 256 MiB array; the entry inflates to it, but
+    # its checksum is the original one's. It must not be held in memory to find out.
+    entries = model_entries(saved)
+    metadata = json.loads(entries["metadata.json"])
+    n_values = (256 << 20) // 8
+    metadata["arrays"]["weights_"]["shape"] = [n_values]
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (n_values,)}
+    )
+    bomb, crc, size = deflated_zeros(256, prefix=header.getvalue())
+    entries["metadata.json"] = text = json.dumps(metadata).encode()
+    entries["metadata.json.sha256"] = sha256(text).encode()
+    raw_zip(
+        saved,
+        [
+            (name, zipfile.ZIP_DEFLATED, bomb, crc, size)
+            if name == "arrays/weights_.npy"
+            else stored(name, data)
+            for name, data in entries.items()
+        ],
+    )
+    message = bounded_load(saved, megabytes=20)
+    assert "the array 'weights_' does not match its SHA-256 checksum" in message
+
+
+def test_entry_claiming_more_than_deflate_can_give(saved):
+    entries = model_entries(saved)
+    data = zlib.compress(entries["metadata.json"])[2:-4]  # raw deflate
+    forged = ("metadata.json", zipfile.ZIP_DEFLATED, data, 0, 2000 * len(data))
+    raw_zip(saved, [forged, *(stored(n, d) for n, d in entries.items() if n != forged[0])])
+    assert "which its compression cannot give" in bounded_load(saved, seconds=1, megabytes=5)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_entry_declaring_more_bytes_than_it_holds(saved, method):
+    entries = model_entries(saved)
+    text = entries["metadata.json"]
+    data = text if method == zipfile.ZIP_STORED else zlib.compress(text)[2:-4]
+    size = len(text) + 100
+    # A stored entry's sizes must agree; a deflated one's stream ends early, with
+    # the CRC of what it holds.
+    lying = ("metadata.json", method, data, zlib.crc32(text), size)
+    raw_zip(saved, [lying, *(stored(n, d) for n, d in entries.items() if n != lying[0])])
+    message = bounded_load(saved, seconds=1, megabytes=5)
+    expected = "cannot give" if method == zipfile.ZIP_STORED else "'metadata.json' is truncated"
+    assert expected in message
+
+
+@pytest.mark.parametrize("n_extra", [2_000, 100_000])  # the second needs ZIP64
+def test_many_entries_are_refused_before_the_directory_is_parsed(saved, n_extra):
+    entries = [stored(name, data) for name, data in model_entries(saved).items()]
+    extra = [stored(f"arrays/x{i}.npy", b"") for i in range(n_extra)]
+    raw_zip(saved, entries + extra)
+    with zipfile.ZipFile(saved) as archive:  # a valid archive, as zipfile reads it
+        assert len(archive.infolist()) == n_extra + 7
+    message = bounded_load(saved, seconds=5, megabytes=5)
+    assert f"it holds {n_extra + 7:,} entries; a model file holds at most 1,024" in message
+    assert len(message) < 500
+
+
+def test_directory_holding_more_entries_than_its_end_record_says(saved):
+    entries = [stored(name, data) for name, data in model_entries(saved).items()]
+    extra = [stored(f"arrays/x{i}.npy", b"") for i in range(2_000)]
+    raw_zip(saved, entries + extra, entry_count=7)
+    message = bounded_load(saved, seconds=5, megabytes=20)
+    assert "it holds 2,007 entries; a model file holds at most 1,024" in message
+
+
+def test_entries_outside_the_manifest_are_listed_briefly(saved):
+    entries = [stored(name, data) for name, data in model_entries(saved).items()]
+    extra = [stored(f"arrays/x{i:03d}.npy", b"") for i in range(500)]
+    raw_zip(saved, entries + extra)
+    message = load_error(saved)
+    assert "entries not in its manifest: arrays/x000.npy, arrays/x001.npy," in message
+    assert "arrays/x009.npy ... and 490 more." in message
+    assert len(message) < 800
+
+
+def test_oversized_directory_is_refused_before_it_is_read(saved):
+    entries = [stored(name, data) for name, data in model_entries(saved).items()]
+    raw_zip(saved, entries, directory_size=1 << 30)
+    message = bounded_load(saved, seconds=1, megabytes=5)
+    assert "its ZIP directory declares 1,073,741,824 bytes" in message
+
+
+def test_long_values_from_a_file_are_quoted_briefly(saved):
+    tamper(saved, edit=lambda m: m["estimator"].update({"class": "x" * 1_000_000}))
+    message = load_error(saved)
+    assert "has the class 'xxxxxxx" in message and "..." in message
+    assert len(message) < 1000
+
+
+SPECIAL_FILES = {
+    "directory": "a directory",
+    "fifo": "a FIFO (named pipe)",
+    "zero": "a character device",
+    "urandom": "a character device",
+    # A FIFO that takes the file's place between the check of the path and the open.
+    "swapped fifo": "a FIFO (named pipe)",
+}
+
+
+@pytest.fixture(scope="module")
+def special_file_errors(tmp_path_factory) -> dict[str, tuple[str, str]]:
+    """load's error for each special file, from another process, which a hang cannot block.
+
+    The path is checked before it is opened, then opened without blocking and
+    checked again; the swapped FIFO passes the first check (``os.stat`` is made
+    to describe a model file there) and must be caught by the second.
+    """
+    directory = tmp_path_factory.mktemp("special")
+    model = directory / "model.gmm"
+    gaussmix.save(fitted()[0], model)
+    paths = {"directory": directory / "dir", "fifo": directory / "fifo.gmm"}
+    paths["directory"].mkdir()
+    os.mkfifo(paths["fifo"])
+    for name in ("zero", "urandom"):
+        paths[name] = directory / f"{name}.gmm"
+        paths[name].symlink_to(f"/dev/{name}")
+    paths["swapped fifo"] = directory / "swapped.gmm"
+    os.mkfifo(paths["swapped fifo"])
+    code = (
+        "import json, os, sys, gaussmix\n"
+        "real_stat = os.stat\n"
+        "def stat(path, *args, **kwargs):\n"
+        "    if str(path) == sys.argv[2]:\n"
+        "        path = sys.argv[1]\n"
+        "    return real_stat(path, *args, **kwargs)\n"
+        "os.stat = stat\n"
+        "errors = {}\n"
+        "for path in sys.argv[2:]:\n"
+        "    try:\n"
+        "        gaussmix.load(path)\n"
+        "    except gaussmix.ModelFileError as exc:\n"
+        "        errors[path] = str(exc)\n"
+        "print(json.dumps(errors))\n"
+    )
+    names = ["swapped fifo", *(name for name in paths if name != "swapped fifo")]
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(model), *(str(paths[name]) for name in names)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    errors = json.loads(result.stdout)
+    return {name: (str(paths[name]), errors.get(str(paths[name]), "")) for name in names}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize("kind", SPECIAL_FILES)
+def test_special_files_are_refused_without_being_read(special_file_errors, kind):
+    path, message = special_file_errors[kind]
+    assert f"'{path}': it is {SPECIAL_FILES[kind]}, not a regular file" in message
+
+
+def test_read_metadata(saved, tmp_path):
+    metadata = _model_files.read_metadata(saved)
+    assert metadata["format_version"] == "1.0" and metadata["estimator"]["class"] == (
+        "GaussianMixture"
+    )
+    with pytest.raises(ModelFileError, match="a directory, not a regular file"):
+        _model_files.read_metadata(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "message"),
+    [
+        ("_MAX_ENTRIES", 5, "it needs 7 entries, more than the 5"),
+        ("_MAX_METADATA_BYTES", 1000, "its metadata takes"),
+        ("_MAX_TOTAL_BYTES", 2000, "bytes, more than the 2,000"),
+    ],
+)
+def test_save_refuses_what_load_would_refuse_for_its_size(
+    tmp_path, monkeypatch, limit, value, message
+):
+    monkeypatch.setattr(_model_files, limit, value)
+    with pytest.raises(ModelFileError, match=message):
+        gaussmix.save(fitted()[0], tmp_path / "m.gmm")
+    assert not os.listdir(tmp_path)
+
+
+def test_save_names_the_target_when_the_directory_refuses_it(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(PermissionError) as info:
+        gaussmix.save(fitted()[0], tmp_path / "m.gmm")
+    assert info.value.filename == str(tmp_path / "m.gmm")
+    assert str(info.value) == f"[Errno 13] Permission denied: '{tmp_path / 'm.gmm'}'"
 
 
 # ------------------------------------------------------ another savable class

@@ -218,3 +218,37 @@ def test_float32_at_least_as_accurate_as_sklearn(covariance_type, seed):
         assert getattr(gm32, name).dtype == np.float32, name
     assert errors["gaussmix"] <= errors["sklearn"] + 1e-7
     assert errors["gaussmix"] < 1e-4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, "EEV", "VEE"])
+def test_score_is_the_mean_of_score_samples_as_in_sklearn(covariance_type, dtype):
+    # scikit-learn's test_score: score(X) agrees with score_samples(X).mean() to 7
+    # decimals, which for float32 means taking that mean in float32 as it does.
+    X, _ = mixture_data(500, 3, 2, seed=3, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(
+            2, covariance_type=covariance_type, max_iter=1, reg_covar=0, random_state=0
+        ).fit(X)
+    log_prob = gm.score_samples(X)
+    assert log_prob.dtype == dtype
+    np.testing.assert_almost_equal(gm.score(X), log_prob.mean(), 7)
+    assert gm.score(X) == float(log_prob.mean())
+    # Weighted: the weighted average of the same log-densities ...
+    rng = np.random.default_rng(0)
+    weight = rng.uniform(0.0, 3.0, size=len(X))
+    np.testing.assert_almost_equal(
+        gm.score(X, sample_weight=weight), np.average(log_prob, weights=weight), 7
+    )
+    # ... and an integer weight is a repeated row.
+    counts = rng.integers(0, 4, size=len(X))
+    repeated = np.repeat(X, counts, axis=0)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(gm.score(X, sample_weight=counts), gm.score(repeated), rtol=rtol)
+    # With the same start, scikit-learn's score of the same model agrees.
+    if covariance_type in COVARIANCE_TYPES:
+        sk = SkGaussianMixture(2, covariance_type=covariance_type).fit(X[:10])
+        for name in ATTRIBUTES:
+            setattr(sk, name, getattr(gm, name))
+        np.testing.assert_allclose(gm.score(X), sk.score(X), rtol=1e-6)

@@ -167,6 +167,8 @@ def test_same_seed_same_table(blobs):
         ({"covariance_types": "XYZ"}, "covariance_type"),
         ({"n_init": 0}, "n_init"),
         ({"covariance_type": "full"}, "set by select_model"),
+        ({"n_jobs": 0}, "n_jobs must be None, a positive number"),
+        ({"n_jobs": 1.5}, "n_jobs must be None, a positive number"),
     ],
 )
 def test_bad_arguments_are_explained(blobs, kwargs, match):
@@ -230,8 +232,68 @@ def test_bad_data_is_reported_once_not_per_cell():
         select_model(X[:1, :1] * 0 + 1, n_components=[1], covariance_types="full")
 
 
+def _weights(value=1.0, n=50, at=7):
+    weight = np.ones(n)
+    weight[at] = value
+    return weight
+
+
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        (_weights(np.nan), "sample_weight contains NaN or infinity"),
+        (_weights(-1.0), "sample_weight must be non-negative"),
+        (_weights(n=10), r"sample_weight must have shape \(50,\)"),
+        (_weights(n=50) * 0, "sample_weight is all zero"),
+    ],
+)
+def test_bad_weights_are_reported_once_before_any_cell(monkeypatch, weight, message):
+    from gaussmix import _selection
+
+    def no_cell(*args, **kwargs):
+        raise AssertionError("a cell was fitted")
+
+    monkeypatch.setattr(_selection, "_fit_cell", no_cell)
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match=message) as info:
+        select_model(X, n_components=[1, 2, 3], covariance_types="all", sample_weight=weight)
+    assert len(str(info.value)) < 200
+
+
 def test_dataframe_feature_names_reach_the_models():
     X, _ = mixture_data(200, 2, 2, seed=1)
     frame = pd.DataFrame(X, columns=["height", "weight"])
     res = select_model(frame, n_components=[1, 2], covariance_types="full", random_state=0)
     assert list(res.best_estimator_.feature_names_in_) == ["height", "weight"]
+
+
+def test_features_of_wildly_different_scales_are_not_called_collapsed():
+    # Features of scales 1e-4, 1 and 1e8. Against the data's mean variance (that of
+    # the 1e8 feature) every component would look collapsed in the small features;
+    # with each feature scaled to variance 1 none does: every cell fits, and the
+    # scale-invariant models' BIC is that of the unscaled data plus the log-Jacobian.
+    X, _ = mixture_data(300, 3, 2, seed=1)
+    factors = np.array([1.0, 1e8, 1e-4])
+    grid = dict(n_components=[1, 2, 3], covariance_types="all", random_state=0)
+    graded = select_model(X * factors, **grid, reg_covar="auto")
+    assert (graded.table["error"] == "").all(), graded.table["error"].unique()
+    standard = select_model(X, **grid, reg_covar="auto")
+    scale_invariant = graded.table["covariance_type"].isin(["VVV", "EEE", "VVI", "EEI"])
+    np.testing.assert_allclose(
+        graded.table.loc[scale_invariant, "bic"] - 2 * 300 * np.log(factors).sum(),
+        standard.table.loc[scale_invariant, "bic"],
+        rtol=1e-6,
+    )
+
+
+def test_cells_on_degenerate_data_carry_a_clear_reason():
+    # One huge outlier, constant features: cells may fail, each with a reason of
+    # gaussmix's own (never a raw LinAlgError or FloatingPointError text).
+    X = np.ones((17, 4))
+    X[0, 1] = 0.0
+    X[0, 2] = 7.34936819e19
+    res = select_model(X, n_components=[1, 2, 3], covariance_types="all", random_state=0)
+    errors = res.table["error"]
+    assert (errors == "").any()
+    for error in errors[errors != ""]:
+        assert error.startswith(("SpuriousFitError: ", "NumericalError: ")), error

@@ -18,7 +18,12 @@ from ._mixture import GaussianMixture
 from ._selection import ModelSelection, select_model
 from ._threads import get_num_threads, set_num_threads
 from .covariance import COVARIANCE_TYPES
-from .exceptions import DegenerateComponentWarning, InvalidParameterError, ModelFileError
+from .exceptions import (
+    DegenerateComponentWarning,
+    InvalidParameterError,
+    ModelFileError,
+    NumericalError,
+)
 from .io import DataSource, load, open_data, save
 
 __version__ = "0.1.0"
@@ -32,6 +37,7 @@ __all__ = [
     "InvalidParameterError",
     "ModelFileError",
     "ModelSelection",
+    "NumericalError",
     "OutlierDetector",
     "__version__",
     "get_num_threads",

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._suffstats import SuffStats
+from ._validation import check_variance_range
 from .covariance import CovarianceModel, Repair
+from .exceptions import NumericalError
 
 __all__ = [
     "DataScale",
@@ -134,10 +136,14 @@ class DataScale:
     ``reg_covar="auto"``. Statistics whose responsibilities sum to one per row
     (every E-step's) pool to the data's own moments, so :meth:`offer` fills the
     value for free; otherwise the first call makes one pass over the data.
+    Data too narrow for a model in ``dtype`` (the fitted parameters' dtype) to
+    hold its precisions are refused with a ValueError when the value is first
+    known, before any M-step uses it.
     """
 
-    def __init__(self, backend, kernel) -> None:
+    def __init__(self, backend, kernel, dtype=np.float64) -> None:
         self._backend, self._kernel = backend, kernel
+        self._dtype = dtype
         self._value: np.ndarray | None = None
 
     def offer(self, stats: SuffStats) -> None:
@@ -145,7 +151,9 @@ class DataScale:
         if self._value is None:
             n, mean, scatter = stats.total()
             variance = np.diagonal(scatter) if scatter.ndim == 2 else scatter
-            self._value = _positive_scale(variance / n, mean)
+            value = _positive_scale(variance / n, mean)
+            check_variance_range(value, self._dtype)
+            self._value = value
 
     def __call__(self) -> np.ndarray:
         if self._value is None:
@@ -225,7 +233,9 @@ def estep_stats(
             )  # fmt: skip
             backend.run_tasks(tasks)
             n_k, mean_k, scatter_k, log_likelihood = tasks.result()
-            return SuffStats(n_k, mean_k, scatter_k, log_likelihood, backend.weight_sum, n_rows)
+            return _checked(
+                SuffStats(n_k, mean_k, scatter_k, log_likelihood, backend.weight_sum, n_rows)
+            )
 
     def block_stats(X_block, w_block):
         n_k, mean_k, scatter_k, log_likelihood = kernel.estep_stats(
@@ -241,7 +251,24 @@ def estep_stats(
         weight_sum = X_block.shape[0] if w_block is None else float(np.sum(w_block))
         return SuffStats(n_k, mean_k, scatter_k, log_likelihood, weight_sum, X_block.shape[0])
 
-    return backend.map_reduce(block_stats, SuffStats.merge, threads=kernel.releases_gil)
+    return _checked(backend.map_reduce(block_stats, SuffStats.merge, threads=kernel.releases_gil))
+
+
+def _checked(stats: SuffStats) -> SuffStats:
+    """``stats``, or a NumericalError if the E-step's log-likelihood is not finite.
+
+    With finite parameters the kernels give every row a finite log-density, but
+    the (weighted) sum of those of rows extremely far out can still overflow.
+    """
+    if not math.isfinite(stats.log_likelihood):
+        raise NumericalError(
+            f"The log-likelihood of the data under the current parameters is "
+            f"{stats.log_likelihood}: it overflows float64, as it does when rows lie "
+            "extremely far outside every component (1e150 standard deviations, say). "
+            "Check the data for extreme values, standardise the features, or use "
+            "reg_covar='auto'."
+        )
+    return stats
 
 
 def m_step(
@@ -311,8 +338,35 @@ def m_step(
         empty=empty,
     )
     repairs.extend(regularised)
-    precisions_chol = model.precisions_cholesky(covariances)
-    return MixtureParams(weights, means, covariances, precisions_chol, noise_weight), repairs
+    try:
+        precisions_chol = model.precisions_cholesky(covariances)
+    except np.linalg.LinAlgError:
+        precisions_chol = np.full_like(covariances, np.nan)
+    params = MixtureParams(weights, means, covariances, precisions_chol, noise_weight)
+    _check_finite(params, model)
+    return params, repairs
+
+
+def _check_finite(params: MixtureParams, model: CovarianceModel) -> None:
+    """Raise NumericalError unless every parameter of an M-step is finite.
+
+    The covariance models repair what they can; this is the guarantee that no
+    NaN or infinite parameter goes on into the next E-step or out of the fit.
+    """
+    arrays = {
+        "weights": params.weights,
+        "means": params.means,
+        "covariances": params.covariances,
+        "precisions": params.precisions_chol,
+    }
+    bad = [name for name, value in arrays.items() if not np.all(np.isfinite(value))]
+    if bad:
+        raise NumericalError(
+            f"The M-step of covariance_type={model.name!r} gave non-finite "
+            f"{' and '.join(bad)}: the statistics of the data overflow or lose all their "
+            "digits in float64. Standardise the features (for example with "
+            "sklearn.preprocessing.StandardScaler), or use reg_covar='auto'."
+        )
 
 
 class _Printer:
@@ -412,12 +466,6 @@ def fit_em(
             if log_volume is None:
                 scale.offer(stats)  # with noise the rows' responsibilities sum to less
             lower_bound = stats.log_likelihood / stats.weight_sum
-            if not math.isfinite(lower_bound):
-                raise FloatingPointError(
-                    f"The log-likelihood became {lower_bound} at iteration {n_iter}. "
-                    "Check the data for extreme values, scale the features, or use "
-                    "reg_covar='auto'."
-                )
             params, step_repairs = m_step(
                 stats, model, reg, eps10, scale, previous=params, noise=log_volume is not None
             )

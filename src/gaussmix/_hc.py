@@ -20,6 +20,10 @@ What is replicated from mclust (version 6.0.0, ``hc``, ``hcVVV``, ``hcEII``,
   pair in mclust's order of group slots, and merges are reported as mclust's
   ``hcPairs`` (the smallest row index of each group). Cutting at ``k`` groups
   numbers them by their first row, as ``hclass`` does.
+- Costs equal in real arithmetic (data on a grid, duplicated rows) come out a few
+  ulps apart, and which is lower depends on the CPU and the BLAS; so merges whose
+  costs agree to ``TIE_RTOL`` of their magnitude count as tied (mclust's Fortran
+  lets its own rounding pick), and the tree does not depend on the rounding.
 - Data with more rows than ``subset`` (2000, ``mclust.options("subset")``) are
   clustered on a uniform random subset of that many rows.
 
@@ -37,7 +41,15 @@ from sklearn.utils import check_array, check_random_state
 from ._validation import check_option, check_sample_weight, check_scalar_param
 from .io import DataSource
 
-__all__ = ["HC_MODELS", "HC_USES", "SUBSET_ROWS", "HCTree", "hc_transform", "hc_tree"]
+__all__ = [
+    "HC_MODELS",
+    "HC_USES",
+    "SUBSET_ROWS",
+    "TIE_RTOL",
+    "HCTree",
+    "hc_transform",
+    "hc_tree",
+]
 
 HC_MODELS = ("VVV", "EII")
 HC_USES = ("SVD", "STD", "VARS")
@@ -50,6 +62,12 @@ _MAX_ROWS = 20_000
 
 # mclust's floor for alpha (EPSMAX in hcVVV).
 _EPS = float(np.finfo(np.float64).eps)
+
+# Merges whose costs agree to this fraction of their magnitude are tied (see
+# gaussmix.kernels._hc). On iris, costs computed from mclust's transform (R's LAPACK)
+# and from ours differ by at most 1.3e-15 of it; the closest distinct costs met in
+# the trees of tests/data/mclust_hc.json differ by 1.6e-11 of it.
+TIE_RTOL = 1e-13
 
 # A column whose standard deviation is below this times its mean is constant up to
 # the round-off of its mean (100 copies of 0.1 have a standard deviation of ~1e-17).
@@ -180,7 +198,7 @@ def hc_tree(
     of a second.
 
     A subset keeps its rows in the data's order (mclust keeps them in the order
-    drawn); the order matters only to merges of exactly equal cost.
+    drawn); the order matters only to tied merges.
 
     References
     ----------
@@ -263,7 +281,12 @@ def build_tree(
     from .kernels._hc import MODEL_CODES, agglomerate
 
     merges, costs = agglomerate(
-        np.ascontiguousarray(Z, dtype=np.float64), weight, MODEL_CODES[model], alpha, 1.0
+        np.ascontiguousarray(Z, dtype=np.float64),
+        weight,
+        MODEL_CODES[model],
+        alpha,
+        1.0,
+        TIE_RTOL,
     )
     return HCTree(
         rows=np.asarray(rows, dtype=np.intp),
@@ -286,7 +309,8 @@ def hc_transform(X, use: str = "SVD", sample_weight=None) -> np.ndarray:
         standard deviation (``n - 1`` in the denominator), constant columns dropped.
         ``"SVD"``: the standardised ``X_std = U D V^T`` (thin SVD) mapped to
         ``X_std V D^(-1/2) = U D^(1/2)``: rotated to its principal axes, each scaled
-        by the square root of its singular value.
+        by the square root of its singular value (a zero one gives a zero column).
+        Equal rows give equal rows.
     sample_weight : array-like of shape (n_samples,), default=None
         Positive weights: means, standard deviations and the SVD are those of the
         weighted rows (weights rescaled to a mean of 1).
@@ -313,9 +337,18 @@ def hc_transform(X, use: str = "SVD", sample_weight=None) -> np.ndarray:
     if use == "STD":
         return standard
     root = np.sqrt(weight)[:, None]
-    U, singular, _ = np.linalg.svd(root * standard, full_matrices=False)
-    # U D^(1/2) rather than X V D^(-1/2): the same, without 0/0 for a zero singular value.
-    return U * np.sqrt(singular) / root
+    _, singular, Vt = np.linalg.svd(root * standard, full_matrices=False)
+    # X_std V D^(-1/2) (mclust's formula), each entry summed in a fixed order rather
+    # than by the BLAS: equal rows map to equal rows (U's rows need not be equal), so
+    # merges of duplicated rows tie exactly. A zero singular value gives a zero column.
+    scale = np.zeros_like(singular)
+    positive = singular > 0
+    scale[positive] = 1.0 / np.sqrt(singular[positive])
+    projection = Vt.T * scale
+    Z = np.zeros((n_samples, projection.shape[1]))
+    for k in range(projection.shape[0]):
+        Z += standard[:, k, None] * projection[k]
+    return Z
 
 
 def _unit_mean(sample_weight, n_rows: int) -> np.ndarray:

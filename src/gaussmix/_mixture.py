@@ -23,7 +23,7 @@ from ._online import update as online_update
 from .backends import InMemoryBackend, resolve
 from .covariance import CovarianceModel, Repair, get_covariance_model
 from .covariance._base import RIDGE_FRACTION
-from .exceptions import DegenerateComponentWarning, InvalidParameterError
+from .exceptions import DegenerateComponentWarning, InvalidParameterError, NumericalError
 from .io import DataSource
 from .kernels import KERNEL_NAMES, get_kernel
 
@@ -83,7 +83,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     tol : float, default=1e-3
         EM stops when the mean log-likelihood changes by less than ``tol``.
     reg_covar : float or "auto", default=1e-6
-        Non-negative value added to the diagonal of every covariance. ``"auto"``
+        Non-negative finite value added to the diagonal of every covariance. ``"auto"``
         adds ``1e-6`` times each feature's (weighted) variance instead, so the
         regularisation follows the data's own scale (data with features of scale
         1e-6 or 1e9 then fit as well as standardised data). Precisely, ``n_k``
@@ -349,6 +349,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             verbose=self.verbose,
             verbose_interval=self.verbose_interval,
         )
+        attributes = _fitted_attributes(result.params, model, X.dtype)
         _warn_repairs(result.repairs, model)
         if not result.converged and self.max_iter > 0:
             warnings.warn(
@@ -357,7 +358,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        self._set_params(result.params, model, X.dtype)
+        for name, value in attributes.items():
+            setattr(self, name, value)
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
         self.lower_bound_ = float(result.lower_bound)
@@ -421,29 +423,35 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 stats=None, steps=0, reg=ctx.reg, scale=ctx.scale, kernel=ctx.kernel
             )
             backend = ctx.backend
-            self.lower_bounds_ = []
+            bounds = []
         else:
             weight = check.check_sample_weight(sample_weight, X.shape[0], 1)
             backend = resolve(
                 X, weight, n_components=self.n_components, block_size=self.block_size
             )
             params, repairs = self._params(), []
+            bounds = getattr(self, "lower_bounds_", [])
         eps10 = 10 * float(np.finfo(X.dtype).eps)
         batch = estep_stats(backend, online.kernel, model, params)
         online.scale.offer(batch)
-        online.steps += 1
-        step = step_size(online.steps, self.learning_offset, self.learning_decay)
-        online.stats = online_update(online.stats, batch, step)
-        params, step_repairs = m_step(
-            online.stats, model, online.reg, eps10, online.scale, previous=params
+        steps = online.steps + 1
+        stats = online_update(
+            online.stats, batch, step_size(steps, self.learning_offset, self.learning_decay)
         )
-        _warn_repairs([(online.steps, r) for r in repairs + step_repairs], model)
-        self._set_params(params, model, X.dtype)
+        params, step_repairs = m_step(
+            stats, model, online.reg, eps10, online.scale, previous=params
+        )
+        attributes = _fitted_attributes(params, model, X.dtype)
+        _warn_repairs([(steps, r) for r in repairs + step_repairs], model)
+        # Only a batch that gave a finite model moves the stream's state.
+        online.stats, online.steps = stats, steps
+        for name, value in attributes.items():
+            setattr(self, name, value)
         self._online = online
         self.converged_ = False
-        self.n_iter_ = online.steps
+        self.n_iter_ = steps
         self.lower_bound_ = batch.log_likelihood / batch.weight_sum
-        self.lower_bounds_ = [*getattr(self, "lower_bounds_", []), self.lower_bound_]
+        self.lower_bounds_ = [*bounds, self.lower_bound_]
         return self
 
     def _em_context(self, X, sample_weight, model: CovarianceModel) -> SimpleNamespace:
@@ -463,7 +471,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ctx.kernel = get_kernel(self.kernel)
         ctx.backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
         ctx.eps10 = 10 * float(np.finfo(X.dtype).eps)
-        ctx.scale = DataScale(ctx.backend, ctx.kernel)
+        ctx.scale = DataScale(ctx.backend, ctx.kernel, X.dtype)
         ctx.reg = (
             RIDGE_FRACTION * ctx.scale()
             if isinstance(self.reg_covar, str)
@@ -549,11 +557,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
 
     def _set_params(self, params: MixtureParams, model: CovarianceModel, dtype) -> None:
-        self.weights_ = params.weights.astype(dtype)
-        self.means_ = params.means.astype(dtype)
-        self.covariances_ = params.covariances.astype(dtype)
-        self.precisions_cholesky_ = params.precisions_chol.astype(dtype)
-        self.precisions_ = model.precisions(params.precisions_chol).astype(dtype)
+        """Set the fitted attributes in ``dtype``; nothing is set if one would overflow."""
+        fitted = _fitted_attributes(params, model, dtype)
+        for name, value in fitted.items():
+            setattr(self, name, value)
 
     def _params(self) -> MixtureParams:
         """The fitted parameters as float64."""
@@ -654,13 +661,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         log_likelihood : float
-            sum_i w_i log p(x_i) / sum_i w_i.
+            sum_i w_i log p(x_i) / sum_i w_i: as in scikit-learn,
+            ``score_samples(X).mean()`` (taken in the dtype of the log-densities,
+            float32 for a float32 model and data), or its weighted average.
         """
-        log_prob = self.score_samples(X).astype(np.float64)
+        log_prob = self.score_samples(X)
         weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
         if weight is None:
-            return float(np.mean(log_prob))
-        return float(weight @ log_prob / weight.sum())
+            return float(log_prob.mean())
+        return float(np.average(log_prob, weights=weight))
 
     def _n_samples(self, X, sample_weight) -> float:
         if sample_weight is None:
@@ -854,6 +863,35 @@ def _init_rows_backend(backend, random_state: np.random.RandomState):
             "rows a positive weight or pass weights_init, means_init and precisions_init."
         )
     return InMemoryBackend(backend.take(rows), weight, backend.block_size), rows
+
+
+def _fitted_attributes(
+    params: MixtureParams, model: CovarianceModel, dtype
+) -> dict[str, np.ndarray]:
+    """The fitted attributes in ``dtype``, or a ValueError naming what overflows it.
+
+    EM runs in float64; a float32 fit casts its parameters at the end, and
+    precisions of a very tight component can exceed float32's 3.4e38.
+    """
+    exact = {
+        "weights_": params.weights,
+        "means_": params.means,
+        "covariances_": params.covariances,
+        "precisions_cholesky_": params.precisions_chol,
+        "precisions_": model.precisions(params.precisions_chol),
+    }
+    with np.errstate(over="ignore"):
+        fitted = {name: value.astype(dtype) for name, value in exact.items()}
+    for name, value in fitted.items():
+        if not np.all(np.isfinite(value)):
+            largest = float(np.max(np.abs(exact[name])))
+            raise NumericalError(
+                f"The fitted {name} reach {largest:.3g}, which overflows "
+                f"{np.dtype(dtype).name}. Rescale X so that its features have standard "
+                "deviations nearer 1, increase reg_covar (or use reg_covar='auto'), or fit "
+                "the data as float64."
+            )
+    return fitted
 
 
 def _override(

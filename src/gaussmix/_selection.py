@@ -22,6 +22,7 @@ from sklearn.utils import check_array, check_random_state
 
 from ._hc import SUBSET_ROWS, hc_tree
 from ._mixture import GaussianMixture
+from ._validation import check_sample_weight
 from .backends import thread_limit
 from .covariance import get_covariance_model
 from .covariance._base import RIDGE_FRACTION
@@ -153,7 +154,8 @@ def select_model(
         Chooses the best cell; all three are reported. In scikit-learn's sign
         (lower is better); the table also has mclust's sign.
     sample_weight : array-like of shape (n_samples,), default=None
-        Passed to every fit and to the criteria.
+        Passed to every fit and to the criteria; checked once first (finite,
+        non-negative, not all zero), as ``GaussianMixture.fit`` checks it.
     init_params : str, default="hc"
         How each number of components starts (see GaussianMixture). The default
         is mclust's: one hierarchical-clustering tree (on a random subset of 2000
@@ -167,8 +169,9 @@ def select_model(
     random_state : int, RandomState or None
         Seeds every start; the same seed gives the same table.
     n_jobs : int or None, default=None
-        Cells fitted at once (joblib threads); ``-1`` uses every core. With
-        ``None`` or 1, cells run one after another, each using every core.
+        Cells fitted at once (joblib threads); ``-1`` uses every core, ``-2``
+        all but one, and so on; 0 is refused. With ``None`` or 1, cells run one
+        after another, each using every core.
     callback : callable or None, default=None
         Called as ``callback(row, done, total)`` after each cell, in grid order
         and in the calling thread (also with ``n_jobs``): ``row`` is the cell's
@@ -201,11 +204,20 @@ def select_model(
                 f"{banned} is set by select_model itself; pass it as select_model's own "
                 "argument instead."
             )
+    if n_jobs is not None and (
+        not isinstance(n_jobs, int | np.integer) or isinstance(n_jobs, bool) or n_jobs == 0
+    ):
+        raise InvalidParameterError(
+            "n_jobs must be None, a positive number of cells fitted at once, or negative "
+            f"(-1: every core, -2: all but one, ...); got {n_jobs!r}."
+        )
     if not isinstance(X, DataSource):
         # Bad data (NaN, text, too few rows) is reported once, here, rather than as
         # the same failure in every cell. X itself goes on to the fits unchanged,
         # so a DataFrame's column names reach the fitted models.
         check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
+    # Bad weights too: the check each fit makes, made once.
+    check_sample_weight(sample_weight, _shape(X)[0], min(ks))
     params.setdefault("tol", 1e-5)
     params.setdefault("max_iter", 1000)
     rng = check_random_state(random_state)
@@ -385,7 +397,10 @@ def _check_not_spurious(estimator) -> None:
     """Raise SpuriousFitError if a component's covariance has collapsed.
 
     The data's covariance is that of the fitted mixture (EM matches the first two
-    moments at convergence), so no pass over the data is needed.
+    moments at convergence), so no pass over the data is needed. Covariances are
+    judged with each feature scaled to the data's variance 1: a feature of scale
+    1e8 next to one of scale 1 is then no reason to call a component collapsed,
+    and the eigenvalues of the scaled matrices keep their digits.
     """
     model = get_covariance_model(estimator.covariance_type)
     weights = estimator.weights_.astype(np.float64)
@@ -400,18 +415,20 @@ def _check_not_spurious(estimator) -> None:
         w * (c + np.outer(m - centre, m - centre))
         for w, m, c in zip(weights, means, covariances, strict=True)
     )
-    scale = float(np.trace(total)) / n_features
+    inverse_std = 1.0 / np.sqrt(np.diag(total))
     if isinstance(estimator.reg_covar, str):
-        reg = RIDGE_FRACTION * float(np.max(np.diag(total)))
+        reg = RIDGE_FRACTION
     else:
-        reg = float(estimator.reg_covar)
+        reg = float(estimator.reg_covar) * float(np.max(inverse_std**2))
     # With reg_covar=0 a collapsed component is repaired with a ridge of this size.
-    floor = SPURIOUS_REG_FACTOR * max(reg, RIDGE_FRACTION * scale)
+    floor = SPURIOUS_REG_FACTOR * max(reg, RIDGE_FRACTION)
     for k, covariance in enumerate(covariances):
-        smallest = float(np.linalg.eigvalsh(covariance)[0])
-        if smallest <= floor and smallest <= SPURIOUS_RTOL * scale:
+        scaled = covariance * np.outer(inverse_std, inverse_std)
+        smallest = float(np.linalg.eigvalsh(scaled)[0])
+        if smallest <= floor and smallest <= SPURIOUS_RTOL:
             raise SpuriousFitError(
                 f"spurious maximum: component {k} (weight {weights[k]:.3g}) has collapsed, "
-                f"its smallest variance is {smallest / scale:.1e} of the data's mean variance; "
-                "such fits have an unbounded likelihood and are not compared"
+                f"its smallest variance is {smallest:.1e} of the data's (each feature "
+                "scaled to variance 1); such fits have an unbounded likelihood and are not "
+                "compared"
             )

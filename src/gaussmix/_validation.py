@@ -5,7 +5,8 @@ Every error names the parameter, what was expected, what came in, and the fix.
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -21,6 +22,7 @@ __all__ = [
     "check_option",
     "check_sample_weight",
     "check_scalar_param",
+    "check_variance_range",
     "float_dtypes",
 ]
 
@@ -36,8 +38,9 @@ def check_scalar_param(
 ) -> None:
     """Raise InvalidParameterError unless ``value`` is a number of ``kind`` >= ``minimum``.
 
-    ``kind`` is ``numbers.Integral`` or ``numbers.Real``; ``options`` lists strings
-    also accepted, and ``allow_none`` accepts None.
+    ``kind`` is ``numbers.Integral`` or ``numbers.Real`` (then the number must be
+    finite: scikit-learn refuses inf and NaN too); ``options`` lists strings also
+    accepted, and ``allow_none`` accepts None.
     """
     if (value is None and allow_none) or (isinstance(value, str) and value in options):
         return
@@ -48,6 +51,9 @@ def check_scalar_param(
         raise InvalidParameterError(
             f"{name} must be {expected}{extra}; got {value!r} of type {type(value).__name__}."
         )
+    if kind is Real and not math.isfinite(value):
+        bound = "" if minimum is None else f" >= {minimum}"
+        raise InvalidParameterError(f"{name} must be a finite real number{bound}; got {value!r}.")
     if minimum is not None and not value >= minimum:
         raise InvalidParameterError(f"{name} must be >= {minimum}; got {value!r}.")
 
@@ -150,19 +156,63 @@ def float_dtypes(X) -> list | type:
     return [np.float64, np.float32]
 
 
-# Beyond this magnitude squared deviations overflow float64 (sqrt(max) ~ 1.3e154).
-_MAX_MAGNITUDE = 1e150
+def _representable_spread(dtype) -> float:
+    """1e-4 of the square root of the dtype's largest value (1.3e150 for float64).
+
+    Squares of values up to this size, and reciprocals of squares of spreads down
+    to its inverse, stay 1e-8 below the largest value: room for the sums of
+    statistics, the regularisation and the products of precision factors.
+    """
+    return 1e-4 * math.sqrt(float(np.finfo(dtype).max))
 
 
 def check_magnitude(X: np.ndarray) -> None:
-    """Raise ValueError if ``X`` holds values whose squares would overflow float64."""
+    """Raise ValueError if the squares of ``X`` would overflow its dtype.
+
+    The limit is 1e150 for float64 and 2e15 for float32 (a float32 fit keeps its
+    covariances in float32).
+    """
     # max and -min rather than abs(X): no temporary the size of X.
     largest = max(float(np.max(X)), -float(np.min(X))) if X.size else 0.0
-    if largest > _MAX_MAGNITUDE:
+    dtype = X.dtype if X.dtype == np.float32 else np.float64
+    limit = float(f"{_representable_spread(dtype):.0e}")
+    if largest > limit:
+        name = np.dtype(dtype).name
         raise ValueError(
             f"X has values of magnitude up to {largest:.3g}; variances of such data "
-            f"overflow float64. Rescale X (for example X / {largest:.0e}) before fitting."
+            f"overflow {name} (values up to {limit:.0e} are accepted). Rescale X (for "
+            f"example X / {largest:.0e}) before fitting."
         )
+
+
+def check_variance_range(variance: np.ndarray, dtype) -> None:
+    """Raise ValueError if a feature's spread is too small for ``dtype`` to model.
+
+    ``variance`` (n_features,) holds each feature's variance in the data (constant
+    features replaced by a positive scale). A precision is the inverse of a
+    variance: below a standard deviation of about 1e-150 (float64) or 5e-16
+    (float32) the precisions of a fitted model would overflow.
+    """
+    dtype = np.float32 if dtype == np.float32 else np.float64
+    smallest_std = 1.0 / _representable_spread(dtype)
+    std = np.sqrt(variance)
+    if not np.all(np.isfinite(std)):
+        raise ValueError(
+            "The variance of X overflows float64 (its squared deviations summed over "
+            "the rows). Rescale X (for example divide it by its largest value)."
+        )
+    if np.all(std >= smallest_std):
+        return
+    feature = int(np.argmin(std))
+    name = np.dtype(dtype).name
+    factor = float(f"{1.0 / std[feature]:.0e}")
+    advice = ", or fit it as float64 (X.astype(np.float64))" if dtype == np.float32 else ""
+    raise ValueError(
+        f"Feature {feature} of X has a standard deviation of {std[feature]:.3g}: the "
+        f"precisions (inverse variances) of a model of it overflow {name}, which holds "
+        f"standard deviations down to {smallest_std:.1e}. Rescale X (for example "
+        f"X * {factor:.0e}){advice}."
+    )
 
 
 def check_init_weights(weights, n_components: int) -> np.ndarray:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["DegenerateComponentWarning", "InvalidParameterError", "ModelFileError"]
+__all__ = [
+    "DegenerateComponentWarning",
+    "InvalidParameterError",
+    "ModelFileError",
+    "NumericalError",
+]
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -22,6 +27,19 @@ class ModelFileError(ValueError):
     (wrong shapes, NaN, covariances that are not positive definite, ...); and by
     :func:`gaussmix.save` for a model holding a value the format cannot store. The
     message names the file, what was wrong and what to do about it.
+    """
+
+
+class NumericalError(ValueError, FloatingPointError):
+    """EM reached parameters that floating point cannot hold, and no repair helps.
+
+    Raised by ``fit``, ``partial_fit`` and the fits of model selection instead of
+    returning a model with NaN or infinite parameters: when a covariance stays
+    numerically singular after the strongest regularisation the repair applies
+    (features whose variances differ by too many orders of magnitude for the
+    covariance model's eigen-decompositions, say), or when the log-likelihood
+    overflows. The message says what happened and what to change (usually:
+    standardise the features). Subclasses both ValueError and FloatingPointError.
     """
 
 

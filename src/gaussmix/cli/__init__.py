@@ -7,7 +7,8 @@ commands, so ``gaussmix --help`` stays quick.
 
 Exit status: 0 on success; 1 when the computation fails or a model file is
 rejected; 2 when the command line or its data cannot be used (click's usage
-errors, a missing file, an unknown column, non-numeric values, NaN).
+errors, a missing file, an unknown column, non-numeric values, NaN). Every
+error is one line, ``Error: ...``, on standard error.
 """
 
 from __future__ import annotations
@@ -32,8 +33,16 @@ class _Failure(click.ClickException):
         self.exit_code = exit_code
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _usage_failure(exc: click.UsageError) -> _Failure:
+    """A usage error as one line, like every other error, with where to find help."""
+    # The command as people type it, whatever name the program was run under.
+    path = exc.ctx.command_path.split()[1:] if exc.ctx is not None else []
+    command = " ".join(["gaussmix", *path])
+    return _Failure(f"{_one_line(exc.format_message())} See '{command} --help'.", 2)
 
 
 def _failure(exc: Exception) -> _Failure:
@@ -58,9 +67,21 @@ def _failure(exc: Exception) -> _Failure:
 class _Group(click.Group):
     """Turns exceptions out of a command into one-line errors and exit statuses."""
 
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `gaussmix` alone shows the help
+        except click.UsageError as exc:
+            raise _usage_failure(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _usage_failure(exc) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
@@ -136,6 +157,20 @@ class _OutputFile(click.ParamType):
 
 
 _EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+# What numpy.random.RandomState accepts as a seed.
+_SEED = click.IntRange(0, 2**32 - 1)
+
+
+def _check_jobs(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value == 0:
+        raise click.BadParameter(
+            "must be a positive number of models fitted at once, or negative (-1: every "
+            "core, -2: all but one, ...); got 0.",
+            ctx,
+            param,
+        )
+    return value
+
 
 _quiet = click.option(
     "-q", "--quiet", is_flag=True, help="Print nothing but errors: no progress, no summary."
@@ -268,11 +303,17 @@ def main(debug: bool) -> None:
     show_default=True,
     help="EM stops when the mean log-likelihood changes by less.",
 )
-@click.option("--seed", type=int, help="Random seed, for a reproducible fit.")
+@click.option(
+    "--seed",
+    type=_SEED,
+    metavar="INTEGER",
+    help="Random seed (0 to 2**32 - 1), for a reproducible fit.",
+)
 @click.option(
     "-j",
     "--jobs",
     type=int,
+    callback=_check_jobs,
     help="Models fitted at once during a selection; -1 uses every core.",
 )
 @click.option(
@@ -441,15 +482,16 @@ def score(
     "-n",
     "--samples",
     "n_samples",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=2**63 - 1),
     required=True,
-    help="Number of rows to draw.",
+    help="Number of rows to draw. Any number: rows are drawn and written in blocks.",
 )
 @click.option(
     "--seed",
-    type=int,
-    help="Random seed. Default: the model's own random_state (fixed if it was fitted "
-    "with --seed, so the same rows come out every time).",
+    type=_SEED,
+    metavar="INTEGER",
+    help="Random seed (0 to 2**32 - 1). Default: the model's own random_state (fixed if it "
+    "was fitted with --seed, so the same rows come out every time).",
 )
 @_table_out
 @_quiet
@@ -458,7 +500,9 @@ def sample(model: Path, n_samples: int, seed: int | None, out: Path | None, quie
 
     Writes one column per feature (named as in the data the model was fitted on;
     x0, x1, ... for .npy data) and `component`, the component each row was drawn
-    from. Rows come grouped by component.
+    from. Rows come grouped by component, the same rows as GaussianMixture's
+    sample(N) from the same seed. They are drawn and written in blocks, so
+    memory does not grow with N.
 
     \b
       gaussmix sample model.gmm -n 1000 --seed 0 --out synthetic.parquet
@@ -466,8 +510,10 @@ def sample(model: Path, n_samples: int, seed: int | None, out: Path | None, quie
     from .. import load
     from . import _commands as cmd
 
-    table = cmd.sample_table(load(model), n_samples, seed=seed)
-    _write(table, out, quiet)
+    blocks = cmd.sample_blocks(load(model), n_samples, seed=seed)
+    written = cmd.write_table_blocks(blocks, out, sys.stdout)
+    if out is not None:
+        _note(f"Wrote {written} rows to {out}", quiet)
 
 
 @main.command()

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 import os
 import re
-import secrets
 import warnings
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
@@ -29,6 +26,7 @@ import numpy as np
 from ..covariance import get_covariance_model
 from ..exceptions import InvalidParameterError
 from ..io import DataSource, open_data
+from ..io._atomic import temporary_path, write_atomically
 from ._progress import EMBar, SelectionBar, rows_bar
 
 if TYPE_CHECKING:
@@ -59,11 +57,13 @@ __all__ = [
     "read_data",
     "report_data",
     "run_demo",
+    "sample_blocks",
     "sample_table",
     "score_table",
     "select_columns",
     "write_report",
     "write_table",
+    "write_table_blocks",
 ]
 
 #: Output tables by file extension.
@@ -82,6 +82,8 @@ DEFAULT_TOL = 1e-5
 DEFAULT_MAX_ITER = 1000
 #: The report gets at most this many rows of DATA when DATA is not in memory.
 REPORT_ROWS = 100_000
+#: ``sample`` draws and writes this many rows at a time.
+SAMPLE_BLOCK_ROWS = 1 << 16
 
 _NAMED_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -563,16 +565,18 @@ def write_report(
     _write_report = _report_writer()
     path = Path(path)
     # The temporary name keeps the suffix, in case the writer goes by it.
-    temporary = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
-    written = temporary
-    try:
-        written = Path(_write_report(temporary, estimator, X, selection=selection, title=title))
-        os.replace(written, path)
-    except BaseException:
-        for leftover in {temporary, written}:
+    with temporary_path(path, suffix=path.suffix) as temporary:
+        written = temporary
+        try:
+            written = Path(
+                _write_report(temporary, estimator, X, selection=selection, title=title)
+            )
+            if written != temporary:
+                os.replace(written, temporary)
+        except BaseException:
             with contextlib.suppress(OSError):
-                leftover.unlink()
-        raise
+                written.unlink()
+            raise
     return path
 
 
@@ -692,74 +696,169 @@ def _free_name(name: str, taken: Sequence[str]) -> str:
     return name
 
 
-def sample_table(model: Any, n_samples: int, *, seed: int | None = None) -> pd.DataFrame:
-    """``n_samples`` rows drawn from the model, with the component each came from.
+def sample_blocks(
+    model: Any,
+    n_samples: int,
+    *,
+    seed: int | None = None,
+    block_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """``n_samples`` rows drawn from the model, in tables of at most ``block_rows`` rows.
+
+    The rows are those of :meth:`GaussianMixture.sample` from the same random
+    state, in the same order: the number of rows of each component comes from
+    one multinomial draw, then each component's rows are drawn in turn, block by
+    block. A component's rows are linear transforms of standard normals, which
+    the random state gives in the same sequence however they are split into
+    blocks, so only rounding in the transform can differ (far below 1e-12).
+    Memory holds one block whatever ``n_samples``.
 
     Parameters
     ----------
     model : GaussianMixture
     n_samples : int
+        At least 1.
     seed : int or None
-        Seeds the draw; None keeps the model's own ``random_state`` (a model saved
+        Seeds the draw; None uses the model's own ``random_state`` (a model saved
         with an integer seed then draws the same rows every time).
+    block_rows : int or None
+        Rows per table; None: :data:`SAMPLE_BLOCK_ROWS`.
 
-    Returns
-    -------
+    Yields
+    ------
     pandas.DataFrame
-        One column per feature, named as the model's features (``x0``, ``x1``, ...
-        when it has no names), then ``component``. Rows come grouped by component,
-        as :meth:`GaussianMixture.sample` returns them.
+        One column per feature, named as the model's features (``x0``, ``x1``,
+        ... when it has no names), then ``component``; rows grouped by component.
+
+    Raises
+    ------
+    InputError
+        If ``model`` is not a fitted mixture (an outlier detector, say).
     """
     import pandas as pd
+    from sklearn.utils import check_random_state
 
-    if seed is not None:
-        model.set_params(random_state=seed)
-    X, y = model.sample(n_samples)
+    if not all(hasattr(model, name) for name in ("weights_", "means_", "covariances_")):
+        raise InputError(
+            f"the model is a {type(model).__name__}, which does not draw samples; "
+            "gaussmix sample draws from a GaussianMixture."
+        )
+    covariance = get_covariance_model(model.covariance_type)
+    # GaussianMixture.sample's draws, in the same order (it works in float64 too).
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    means = np.asarray(model.means_, dtype=np.float64)
+    covariances = np.asarray(model.covariances_, dtype=np.float64)
+    rng = check_random_state(model.random_state if seed is None else seed)
+    counts = rng.multinomial(n_samples, weights / weights.sum())
     names = getattr(model, "feature_names_in_", None)
     columns = (
         [str(name) for name in names]
         if names is not None
-        else [f"x{j}" for j in range(X.shape[1])]
+        else [f"x{j}" for j in range(means.shape[1])]
     )
-    table = pd.DataFrame(X, columns=columns, copy=False)
-    table[_free_name("component", columns)] = y.astype(np.int64)
-    return table
+    label = _free_name("component", columns)
+    block_rows = block_rows or SAMPLE_BLOCK_ROWS
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    for start in range(0, n_samples, block_rows):
+        stop = min(start + block_rows, n_samples)
+        # Rows of each component that fall in [start, stop) of the grouped order.
+        block_counts = np.clip(np.minimum(ends, stop) - np.maximum(starts, start), 0, None)
+        X = covariance.sample(rng, means, covariances, block_counts)
+        table = pd.DataFrame(X.astype(model.means_.dtype, copy=False), columns=columns)
+        table[label] = np.repeat(np.arange(len(counts), dtype=np.int64), block_counts)
+        yield table
+
+
+def sample_table(model: Any, n_samples: int, *, seed: int | None = None) -> pd.DataFrame:
+    """All of :func:`sample_blocks`' rows in one table (for small ``n_samples``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per feature, then ``component``; the rows of
+        :meth:`GaussianMixture.sample` from the same seed.
+    """
+    import pandas as pd
+
+    return pd.concat(list(sample_blocks(model, n_samples, seed=seed)), ignore_index=True)
 
 
 def write_table(table: pd.DataFrame, path: Path | None, stream: TextIO | None = None) -> None:
     """Write ``table`` to ``path`` (CSV or Parquet by extension), or as CSV to ``stream``.
 
-    A file is written to a temporary file in its directory and renamed over
-    ``path`` once complete: an existing file is replaced whole or not at all, and
-    a failure leaves no partial file.
+    As :func:`write_table_blocks` with one block.
+    """
+    write_table_blocks([table], path, stream)
+
+
+def write_table_blocks(
+    blocks: Iterable[pd.DataFrame], path: Path | None, stream: TextIO | None = None
+) -> int:
+    """Write tables with the same columns one after the other, as one table.
+
+    To ``path`` (CSV or Parquet by extension), or as CSV to ``stream``. Each
+    block is written as it comes, so memory holds one block. A file is written
+    to a temporary file in its directory and renamed over ``path`` once
+    complete: an existing file is replaced whole or not at all, and a failure
+    (or Ctrl-C) leaves no partial file.
+
+    Returns
+    -------
+    int
+        The number of rows written.
 
     Raises
     ------
     InputError
         If ``path``'s extension is not ``.csv``, ``.parquet`` or ``.pq``.
+    OSError
+        If the file cannot be written; it names ``path``.
     """
+    written = 0
     if path is None:
-        table.to_csv(stream, index=False)
-        return
+        for block in blocks:
+            block.to_csv(stream, index=False, header=written == 0)
+            written += len(block)
+        return written
     kind = check_table_path(path)
-    # The same atomic write as model files (temporary file, fsync, os.replace).
-    from ..io._model_files import _write_atomically
 
-    if kind == "csv":
-        _write_atomically(Path(path), lambda handle: table.to_csv(handle, index=False))
-    else:
-        _write_atomically(Path(path), lambda handle: table.to_parquet(handle, index=False))
+    def write_csv(handle) -> None:
+        nonlocal written
+        for block in blocks:
+            block.to_csv(handle, index=False, header=written == 0)
+            written += len(block)
+
+    def write_parquet(handle) -> None:
+        nonlocal written
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for block in blocks:
+                schema = None if writer is None else writer.schema
+                table = pa.Table.from_pandas(block, schema=schema, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(handle, table.schema)
+                writer.write_table(table)
+                written += len(block)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    write_atomically(Path(path), write_csv if kind == "csv" else write_parquet)
+    return written
 
 
 # ------------------------------------------------------------------- inspect
 
 
 def _model_file_header(path: Path) -> dict[str, Any]:
-    """The format and gaussmix versions recorded in a model file that loaded."""
-    # metadata.json is documented in docs/model-file-format.md, and gaussmix.load
-    # has just checked it.
-    with zipfile.ZipFile(path) as archive:
-        metadata = json.loads(archive.read("metadata.json"))
+    """The format and gaussmix versions recorded in a model file."""
+    from ..io._model_files import read_metadata
+
+    metadata = read_metadata(path)
     return {
         "format_version": metadata.get("format_version"),
         "gaussmix_version": metadata.get("gaussmix_version"),

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..exceptions import NumericalError
+
 # numpy.linalg rather than scipy.linalg: NumPy and SciPy wheels each bundle an
 # OpenBLAS, and alternating between the two in the EM loop leaves one library's
 # threads spinning while the other works (a 32 x 32 triangular solve took
@@ -88,6 +90,25 @@ def repair_matrix(matrix: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, fl
     return np.diag(scale), float(scale.max())
 
 
+def unresolvable(model_name: str, components: np.ndarray, scale: np.ndarray) -> NumericalError:
+    """The error for covariances that stay singular after the strongest repair.
+
+    ``components`` lists the singular ones; ``scale`` (n_features,) holds the
+    data's variances, whose range usually explains it.
+    """
+    which = ", ".join(str(int(k)) for k in components)
+    spread = float(scale.max() / scale.min())
+    return NumericalError(
+        f"covariance_type={model_name!r} cannot be fitted to these data in float64: the "
+        f"covariance of component(s) {which} stays numerically singular even with a ridge "
+        "of 1e6 times each feature's variance added. The features' variances span a "
+        f"factor of {spread:.1e}, beyond what the model's eigen-decompositions resolve. "
+        "Standardise the features (for example with sklearn.preprocessing.StandardScaler), "
+        "or use a covariance_type that does not depend on the features' scales (VVV, EEE, "
+        "VEE, EVV or a diagonal model)."
+    )
+
+
 def precision_cholesky_from_covariance(covariance: np.ndarray) -> np.ndarray:
     """Upper-triangular P with P P^T = inv(covariance), as scikit-learn stores it.
 
@@ -95,7 +116,21 @@ def precision_cholesky_from_covariance(covariance: np.ndarray) -> np.ndarray:
     """
     chol = np.linalg.cholesky(covariance)
     # inv(L)^T; the inverse of a triangular matrix is triangular, clean the round-off.
-    return np.triu(np.swapaxes(np.linalg.inv(chol), -1, -2))
+    return np.triu(np.swapaxes(triangular_inverse(chol), -1, -2))
+
+
+def triangular_inverse(chol: np.ndarray) -> np.ndarray:
+    """Inverse of lower-triangular Cholesky factors, one (D, D) or a stack (K, D, D).
+
+    ``np.linalg.inv`` pivots rows by magnitude, which on the factor of a matrix
+    whose features differ in scale by orders of magnitude swaps a huge row above a
+    tiny one and loses every digit of the tiny one's entries. Dividing each row by
+    its diagonal entry first leaves a unit-triangular matrix without that spread;
+    its inverse, with the columns divided back, is the inverse of ``chol``.
+    """
+    diagonal = np.diagonal(chol, axis1=-2, axis2=-1)
+    unit = chol / diagonal[..., :, None]
+    return np.linalg.inv(unit) / diagonal[..., None, :]
 
 
 def precision_cholesky_from_precision(precision: np.ndarray) -> np.ndarray:
@@ -115,6 +150,24 @@ def check_spd(matrix: np.ndarray, what: str) -> None:
         raise ValueError(
             f"{what} should be positive definite, but it has a non-positive eigenvalue."
         )
+
+
+def _multivariate_normal(
+    rng: np.random.RandomState, mean: np.ndarray, covariance: np.ndarray, n: int
+) -> np.ndarray:
+    """``rng.multivariate_normal(mean, covariance, n)``, or its Cholesky form where that fails.
+
+    NumPy transforms standard normals by an SVD of the covariance and warns when the
+    SVD does not reproduce it (to 1e-8), as happens when the features' variances
+    differ by more than ~1e8: the small directions are then lost to round-off. The
+    same standard normals are then transformed by the Cholesky factor, which keeps
+    them; elsewhere the draws are NumPy's (and scikit-learn's).
+    """
+    _, singular_values, vh = np.linalg.svd(covariance)
+    if np.allclose((vh.T * singular_values) @ vh, covariance, rtol=1e-8, atol=1e-8):
+        return rng.multivariate_normal(mean, covariance, n)
+    normals = rng.standard_normal((n, len(mean)))
+    return mean + normals @ np.linalg.cholesky(covariance).T
 
 
 class CovarianceModel(ABC):
@@ -342,8 +395,8 @@ class CovarianceModel(ABC):
         """
         return np.vstack(
             [
-                rng.multivariate_normal(
-                    mean, self.component_covariance(covariances, k, means.shape[1]), int(n)
+                _multivariate_normal(
+                    rng, mean, self.component_covariance(covariances, k, means.shape[1]), int(n)
                 )
                 for k, (mean, n) in enumerate(zip(means, counts, strict=True))
             ]

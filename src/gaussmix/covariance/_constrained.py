@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import _MAX_RIDGE_STEPS, RIDGE_FRACTION, Repair
+from ._base import _MAX_RIDGE_STEPS, RIDGE_FRACTION, Repair, unresolvable
 
 __all__ = ["ConstrainedMixin"]
 
@@ -53,10 +53,15 @@ class ConstrainedMixin:
                 break
             ridge = ridge * 10.0
         else:
-            # Only reachable for pathological input: a ridge of a million times the
-            # data's variances swamps any scatter.
+            # A ridge of a million times the data's variances swamps any scatter
+            # the M-step can resolve. What is still singular was lost to round-off
+            # in the M-step itself (eigen-decompositions keep the small eigenvalues
+            # of a matrix only to ~1e-16 of its largest).
             ridge = 1e6 * scale
             candidate = refit(ridge)
+            still = self.singular_components(candidate, scale)
+            if still.size:
+                raise unresolvable(self.name, still, scale)
         components = [None] if self.fully_shared else [int(k) for k in bad]
         return candidate, [Repair(k, "regularised", float(ridge.max())) for k in components]
 

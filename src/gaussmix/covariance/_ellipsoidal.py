@@ -62,7 +62,9 @@ class VEECovariance(_Constrained):
         filled = filled_components(covariances, empty)
         if filled.size:
             donor = covariances[filled[0]]
-            shared = donor / volumes(donor)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # A singular donor gives NaN, which the repair then regularises.
+                shared = donor / volumes(donor)
             covariances[empty] = volumes(previous[empty])[:, None, None] * shared
         return covariances
 

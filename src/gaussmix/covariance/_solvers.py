@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._base import triangular_inverse
+from ._decomposition import eigenvalues as eigenvalues_of
 from ._decomposition import unit_determinant, volumes
 
 __all__ = ["common_orientation_mm", "shared_shape", "shared_shape_matrix"]
@@ -65,9 +67,13 @@ def _start_volumes(volumes0: np.ndarray | None, trace: np.ndarray, n_k: np.ndarr
 
 
 def _safe_inverse(values: np.ndarray) -> np.ndarray:
-    """1 / values where positive, 0 where 0 (no spread weighs nothing), NaN where NaN."""
+    """1 / values where positive, 0 where 0 (no spread weighs nothing), NaN where NaN.
+
+    A subnormal value has an infinite inverse, which stops the iterations.
+    """
     positive = values > 0
-    return np.where(positive, 1.0 / np.where(positive, values, 1.0), values * 0.0)
+    with np.errstate(over="ignore"):
+        return np.where(positive, 1.0 / np.where(positive, values, 1.0), values * 0.0)
 
 
 def shared_shape(
@@ -171,10 +177,11 @@ def shared_shape_matrix(
                 break
             shared = combined / determinant_root
             try:
-                inverse = np.linalg.inv(shared)
+                inverse_chol = triangular_inverse(np.linalg.cholesky(shared))
             except np.linalg.LinAlgError:
                 shared = np.full_like(combined, np.nan)
                 break
+            inverse = inverse_chol.T @ inverse_chol
             volume = np.einsum("kij,ji->k", scatter, inverse) / (n_features * n_k)
             q = n_features * _log_sum(n_k, volume)
             if _went_up(q, q_previous):
@@ -213,7 +220,10 @@ def _nearest_orthogonal_minimiser(gradient: np.ndarray) -> np.ndarray:
     """
     if not np.all(np.isfinite(gradient)):
         return np.full_like(gradient, np.nan)
-    left, _, right = np.linalg.svd(gradient)
+    try:
+        left, _, right = np.linalg.svd(gradient)
+    except np.linalg.LinAlgError:  # "SVD did not converge": entries of wild range
+        return np.full_like(gradient, np.nan)
     return -(left @ right)
 
 
@@ -259,28 +269,32 @@ def common_orientation_mm(
     """
     orientation = orientation0
     eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
-    largest = np.linalg.eigvalsh(scatter)[:, -1]
+    largest = eigenvalues_of(scatter)[:, -1]
     n_iter = 0
     if not np.all(np.isfinite(eigenvalues)):
         return orientation, eigenvalues, n_iter
-    while n_iter < max_iter:
-        n_iter += 1
-        last = orientation, eigenvalues
-        inverse = _safe_inverse(eigenvalues)
-        # MM1: sum_k S_k D L_k - w_k D L_k; D L_k scales D's columns.
-        product = scatter @ orientation
-        gradient = np.einsum("kij,kj->ij", product, inverse) - orientation * (largest @ inverse)
-        orientation = _nearest_orthogonal_minimiser(gradient)
-        # MM2: sum_k (L_k - m_k I) D^T S_k, with D the MM1 update.
-        projected = np.swapaxes(scatter @ orientation, 1, 2)  # D^T S_k (S_k symmetric)
-        excess = inverse - inverse.max(axis=1, keepdims=True)
-        gradient = np.einsum("ki,kij->ij", excess, projected)
-        orientation = _nearest_orthogonal_minimiser(gradient).T
-        q_previous = q
-        eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
-        if not np.all(np.isfinite(eigenvalues)) or _went_up(q, q_previous):
-            orientation, eigenvalues = last
-            break
-        if _converged(q, q_previous, tol):
-            break
+    # Overflow on degenerate data gives a non-finite step, which is not taken.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        while n_iter < max_iter:
+            n_iter += 1
+            last = orientation, eigenvalues
+            inverse = _safe_inverse(eigenvalues)
+            # MM1: sum_k S_k D L_k - w_k D L_k; D L_k scales D's columns.
+            product = scatter @ orientation
+            gradient = np.einsum("kij,kj->ij", product, inverse) - orientation * (
+                largest @ inverse
+            )
+            orientation = _nearest_orthogonal_minimiser(gradient)
+            # MM2: sum_k (L_k - m_k I) D^T S_k, with D the MM1 update.
+            projected = np.swapaxes(scatter @ orientation, 1, 2)  # D^T S_k (S_k symmetric)
+            excess = inverse - inverse.max(axis=1, keepdims=True)
+            gradient = np.einsum("ki,kij->ij", excess, projected)
+            orientation = _nearest_orthogonal_minimiser(gradient).T
+            q_previous = q
+            eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
+            if not np.all(np.isfinite(eigenvalues)) or _went_up(q, q_previous):
+                orientation, eigenvalues = last
+                break
+            if _converged(q, q_previous, tol):
+                break
     return orientation, eigenvalues, n_iter

@@ -11,7 +11,10 @@ Nothing read from a file is executed: the metadata is strict JSON; each array's
 .npy header is parsed and its dtype checked against an allow-list before its
 bytes are read (object arrays, which need pickle, are refused); the estimator
 class comes from an allow-list, never from an import; and every value is
-validated before the estimator is built. Writes go to a temporary file in the
+validated before the estimator is built. Reading is bounded whatever the file
+holds: only regular files are opened, the number and size of the entries are
+checked against fixed limits before anything is read, and each entry is read in
+pieces that stop at its declared size. Writes go to a temporary file in the
 target's directory, renamed over the target once complete.
 """
 
@@ -25,10 +28,10 @@ import json
 import math
 import os
 import re
-import secrets
+import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,6 +43,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..covariance import get_covariance_model
 from ..exceptions import ModelFileError
+from ._atomic import write_atomically
+from ._regular import NotRegularFileError, open_regular_file
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -50,6 +55,7 @@ __all__ = [
     "MODEL_FILE_EXTENSION",
     "SavableClass",
     "load",
+    "read_metadata",
     "save",
 ]
 
@@ -63,13 +69,28 @@ _METADATA = "metadata.json"
 _METADATA_DIGEST = "metadata.json.sha256"
 _ARRAY_DIR = "arrays/"
 
-# Reading limits. ZIP members are read only up to their declared size, and the
-# declared size is checked against these first, so a forged size cannot make
-# load allocate more than the file's own arrays need.
-_MAX_METADATA_BYTES = 256 << 20
+# Limits, checked against what the file declares before anything is read (and by
+# save, so that it never writes a file load refuses). Entries are read in pieces
+# that stop at their declared size, so neither a forged size nor a deflate stream
+# that inflates beyond it can make load hold more than these allow.
+_MAX_METADATA_BYTES = 16 << 20
 _MAX_NPY_HEADER = 1 << 16
+_MAX_ENTRIES = 1024
+# The ZIP central directory, which zipfile parses whole on opening: 1024 entries
+# with names of a few hundred bytes fit well within it.
+_MAX_DIRECTORY_BYTES = 1 << 20
+# All entries together, as they are when extracted.
+_MAX_TOTAL_BYTES = 4 << 30
+# Deflate cannot compress by more than about 1032:1; an entry that claims more is
+# forged, and is refused before it is inflated.
+_MAX_DEFLATE_RATIO = 1100
+_READ_PIECE = 1 << 20
 _MAX_DEPTH = 32
 _MAX_NDIM = 32
+# What an error message quotes of a file: this many names, or characters of a value.
+_MAX_LISTED = 10
+_MAX_QUOTED = 80
+_MAX_MESSAGE = 2000
 
 # Fixed member timestamps: the same model always gives the same bytes.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -495,7 +516,7 @@ def save(model: BaseEstimator, path: str | os.PathLike[str]) -> None:
             f"Cannot save the model to {path}: the directory {path.parent} does not exist; "
             "create it first."
         )
-    _write_atomically(path, lambda handle: _write_zip(handle, members))
+    write_atomically(path, lambda handle: _write_zip(handle, members))
 
 
 def _serialise(model) -> list[tuple[str, bytes]]:
@@ -542,7 +563,29 @@ def _serialise(model) -> list[tuple[str, bytes]]:
     text = json.dumps(metadata, indent=1, ensure_ascii=True, allow_nan=False) + "\n"
     data = text.encode("utf-8")
     digest = hashlib.sha256(data).hexdigest() + "\n"
-    return [(_METADATA, data), (_METADATA_DIGEST, digest.encode("ascii")), *members]
+    members = [(_METADATA, data), (_METADATA_DIGEST, digest.encode("ascii")), *members]
+    _check_limits(members, type(model).__name__)
+    return members
+
+
+def _check_limits(members: list[tuple[str, bytes]], what: str) -> None:
+    """Refuse to write what load would refuse for its size."""
+    problem = None
+    if len(members) > _MAX_ENTRIES:
+        problem = f"it needs {len(members):,} entries, more than the {_MAX_ENTRIES:,}"
+    elif len(members[0][1]) > _MAX_METADATA_BYTES:
+        problem = (
+            f"its metadata takes {len(members[0][1]):,} bytes, more than the "
+            f"{_MAX_METADATA_BYTES:,}"
+        )
+    elif sum(len(data) for _, data in members) > _MAX_TOTAL_BYTES:
+        total = sum(len(data) for _, data in members)
+        problem = f"it takes {total:,} bytes, more than the {_MAX_TOTAL_BYTES:,}"
+    if problem is not None:
+        raise ModelFileError(
+            f"Cannot save the {what}: {problem} a model file may hold "
+            "(docs/model-file-format.md lists the limits)."
+        )
 
 
 def _encode_estimator(estimator, prefix: str, arrays: dict, *, require_fitted: bool) -> dict:
@@ -674,37 +717,6 @@ def _write_zip(handle: BinaryIO, members: list[tuple[str, bytes]]) -> None:
             archive.writestr(info, data)
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` through a temporary file in its directory and ``os.replace``."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    # os.open with 0o666: the file gets the umask's permissions, as open() would
-    # give (tempfile's files are private, and would stay so after the rename).
-    fd = os.open(
-        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable; directories cannot be opened on every platform."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 # ----------------------------------------------------------------------- loading
 
 
@@ -718,6 +730,9 @@ def load(path: str | os.PathLike[str]) -> BaseEstimator:
     consistent with ``n_components``, ``n_features_in_`` and
     ``covariance_type``, finite values, weights non-negative and summing to one,
     covariances symmetric positive definite and precisions consistent with them.
+    Time and memory are bounded whatever the file holds: only a regular file is
+    opened, and its entries are checked against the limits of
+    ``docs/model-file-format.md`` before they are read.
 
     Parameters
     ----------
@@ -735,43 +750,73 @@ def load(path: str | os.PathLike[str]) -> BaseEstimator:
     Raises
     ------
     ModelFileError
-        If the file is missing or unreadable, is not a gaussmix model file, is
-        truncated or was modified (a checksum does not match), has a format
-        version this gaussmix does not read, or holds invalid values. The
-        message says which, and what to do.
+        If the file is missing, unreadable or not a regular file, is not a
+        gaussmix model file, is truncated or was modified (a checksum does not
+        match), exceeds the format's limits, has a format version this gaussmix
+        does not read, or holds invalid values. The message says which, and
+        what to do.
 
     See Also
     --------
     save : Save a fitted estimator.
     """
-    path = _as_path(path)
+    return _with_archive(_as_path(path), _read)
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict:
+    """The ``metadata.json`` of a model file, format-checked and checksum-verified.
+
+    For tools that describe a file (its format and gaussmix versions) without
+    loading its arrays; the same checks and limits as :func:`load` apply up to
+    the metadata.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`gaussmix.save`.
+
+    Returns
+    -------
+    metadata : dict
+        The parsed JSON object (see ``docs/model-file-format.md``).
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load`, for the file and its metadata.
+    """
+    return _with_archive(_as_path(path), lambda archive: _read_metadata(archive)[0])
+
+
+def _with_archive(path: Path, read: Callable[[zipfile.ZipFile], Any]) -> Any:
+    """``read(archive)`` on the model file at ``path``; every failure a ModelFileError."""
+    where = f"Cannot load the model file '{path}'"
     try:
-        archive = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise ModelFileError(
-            f"Cannot load the model file '{path}': there is no such file; check the path."
-        ) from None
-    except OSError as exc:
-        raise ModelFileError(
-            f"Cannot load the model file '{path}': it cannot be read ({exc})."
-        ) from exc
-    except _DAMAGE:
-        raise ModelFileError(f"Cannot load the model file '{path}': {_not_a_zip(path)}") from None
-    with archive:
+        handle = _open_regular_file(path)
+    except _Problem as problem:
+        raise ModelFileError(f"{where}: {problem}") from None
+    with handle:
         try:
-            return _read(archive)
+            _check_directory(handle)
+            archive = zipfile.ZipFile(handle)
         except _Problem as problem:
-            raise ModelFileError(f"Cannot load the model file '{path}': {problem}") from None
-        except _DAMAGE as exc:
-            raise ModelFileError(
-                f"Cannot load the model file '{path}': the file is corrupted ({exc}): it was "
-                "damaged or modified after it was written. Save the model again, or restore "
-                "the file from a copy."
-            ) from None
+            raise ModelFileError(f"{where}: {_bounded(str(problem))}") from None
+        except _DAMAGE:
+            raise ModelFileError(f"{where}: {_not_a_zip(handle)}") from None
         except OSError as exc:
-            raise ModelFileError(
-                f"Cannot load the model file '{path}': reading it failed ({exc})."
-            ) from exc
+            raise ModelFileError(f"{where}: it cannot be read ({exc}).") from exc
+        with archive:
+            try:
+                return read(archive)
+            except _Problem as problem:
+                raise ModelFileError(f"{where}: {_bounded(str(problem))}") from None
+            except _DAMAGE as exc:
+                raise ModelFileError(
+                    f"{where}: the file is corrupted ({exc}): it was damaged or modified after "
+                    "it was written. Save the model again, or restore the file from a copy."
+                ) from None
+            except OSError as exc:
+                raise ModelFileError(f"{where}: reading it failed ({exc}).") from exc
 
 
 def _as_path(path) -> Path:
@@ -780,11 +825,25 @@ def _as_path(path) -> Path:
     raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}.")
 
 
-def _not_a_zip(path: Path) -> str:
+def _open_regular_file(path: Path) -> BinaryIO:
+    try:
+        return open_regular_file(path)
+    except FileNotFoundError:
+        raise _Problem("there is no such file; check the path.") from None
+    except NotRegularFileError as exc:
+        raise _Problem(
+            f"it is {exc.kind}, not a regular file. Give the path of a file written by "
+            "gaussmix.save."
+        ) from None
+    except OSError as exc:
+        raise _Problem(f"it cannot be read ({exc}).") from None
+
+
+def _not_a_zip(handle: BinaryIO) -> str:
     """Why a file that is not a readable ZIP archive is not a model file."""
     with contextlib.suppress(OSError):
-        with open(path, "rb") as handle:
-            start = handle.read(4)
+        handle.seek(0)
+        start = handle.read(4)
         if not start:
             return "the file is empty (0 bytes): an interrupted copy or save?"
         if start == b"PK\x03\x04":
@@ -793,6 +852,65 @@ def _not_a_zip(path: Path) -> str:
                 "(the ZIP directory) is missing or damaged. Copy or save it again."
             )
     return "it is not a gaussmix model file (not a ZIP archive)."
+
+
+# The end of central directory record (EOCD), its ZIP64 locator and record.
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
+_ZIP64_EOCD_SIGNATURE = b"PK\x06\x06"
+
+
+def _check_directory(handle: BinaryIO) -> None:
+    """Refuse an archive whose central directory exceeds the limits, before zipfile reads it.
+
+    zipfile reads and parses the whole central directory when it opens an
+    archive, as large as the end record says. Every candidate end record zipfile
+    might use (the last 22 bytes, and the last signature in the final 64 KiB) is
+    checked, with its ZIP64 record where there is one. Anything unreadable is left
+    to zipfile, which reports it as damage.
+    """
+    size = handle.seek(0, os.SEEK_END)
+    tail_size = min(size, _EOCD.size + 0xFFFF)
+    handle.seek(size - tail_size)
+    tail = handle.read(tail_size)
+    candidates = {tail.rfind(_EOCD_SIGNATURE), len(tail) - _EOCD.size}
+    for position in sorted(c for c in candidates if 0 <= c <= len(tail) - _EOCD.size):
+        record = _EOCD.unpack_from(tail, position)
+        if record[0] != _EOCD_SIGNATURE:
+            continue
+        entries, directory_bytes = record[4], record[5]
+        entries, directory_bytes = _zip64_sizes(
+            handle, size - tail_size + position, entries, directory_bytes
+        )
+        if entries > _MAX_ENTRIES:
+            raise _Problem(
+                f"it holds {entries:,} entries; a model file holds at most {_MAX_ENTRIES:,} "
+                f"(its metadata, the checksum and one per array). {_MODIFIED_HINT}"
+            )
+        if directory_bytes > _MAX_DIRECTORY_BYTES:
+            raise _Problem(
+                f"its ZIP directory declares {directory_bytes:,} bytes; a model file's takes at "
+                f"most {_MAX_DIRECTORY_BYTES:,}. {_MODIFIED_HINT}"
+            )
+
+
+def _zip64_sizes(handle: BinaryIO, eocd_offset: int, entries: int, directory_bytes: int):
+    """The entry count and directory size, from the ZIP64 record when there is one."""
+    start = eocd_offset - _ZIP64_LOCATOR.size - _ZIP64_EOCD.size
+    if start < 0:
+        return entries, directory_bytes
+    handle.seek(start)
+    data = handle.read(_ZIP64_EOCD.size + _ZIP64_LOCATOR.size)
+    if len(data) != _ZIP64_EOCD.size + _ZIP64_LOCATOR.size:
+        return entries, directory_bytes
+    locator = _ZIP64_LOCATOR.unpack_from(data, _ZIP64_EOCD.size)
+    record = _ZIP64_EOCD.unpack_from(data, 0)
+    if locator[0] != _ZIP64_LOCATOR_SIGNATURE or record[0] != _ZIP64_EOCD_SIGNATURE:
+        return entries, directory_bytes
+    return max(entries, record[7]), max(directory_bytes, record[8])
 
 
 def _read(archive: zipfile.ZipFile):
@@ -810,11 +928,23 @@ def _read(archive: zipfile.ZipFile):
 
 def _read_metadata(archive: zipfile.ZipFile) -> tuple[dict, dict[str, zipfile.ZipInfo]]:
     """The metadata, format-checked and checksum-verified, and the archive's entries."""
+    entries = archive.infolist()
+    if len(entries) > _MAX_ENTRIES:  # a directory that holds more than its end record says
+        raise _Problem(
+            f"it holds {len(entries):,} entries; a model file holds at most {_MAX_ENTRIES:,}. "
+            f"{_MODIFIED_HINT}"
+        )
     infos = {}
-    for info in archive.infolist():
+    for info in entries:
         if info.filename in infos:
-            raise _Problem(f"it holds the entry {info.filename!r} twice. {_MODIFIED_HINT}")
+            raise _Problem(f"it holds the entry {_quoted(info.filename)} twice. {_MODIFIED_HINT}")
         infos[info.filename] = info
+    total = sum(info.file_size for info in infos.values())
+    if total > _MAX_TOTAL_BYTES:
+        raise _Problem(
+            f"its entries declare {total:,} bytes in all; a model file holds at most "
+            f"{_MAX_TOTAL_BYTES:,}. {_MODIFIED_HINT}"
+        )
     if _METADATA not in infos:
         raise _Problem(f"it is a ZIP archive without {_METADATA}, so not a gaussmix model file.")
     data = _read_member(archive, infos[_METADATA], _MAX_METADATA_BYTES)
@@ -839,23 +969,83 @@ def _read_metadata(archive: zipfile.ZipFile) -> tuple[dict, dict[str, zipfile.Zi
     return metadata, infos
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytearray:
+    """An entry's bytes, read in pieces that never go past its declared size."""
+    _check_entry(info, limit)
+    data = bytearray()
+    for piece in _pieces(archive, info):
+        data += piece
+    return data
+
+
+def _check_entry(info: zipfile.ZipInfo, limit: int) -> None:
+    """Refuse an entry by what the ZIP directory declares of it, before reading it."""
+    name = _quoted(info.filename)
     if info.flag_bits & 0x1:
-        raise _Problem(f"the entry {info.filename!r} is encrypted.")
+        raise _Problem(f"the entry {name} is encrypted.")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise _Problem(
-            f"the entry {info.filename!r} uses ZIP compression method {info.compress_type}; "
+            f"the entry {name} uses ZIP compression method {info.compress_type}; "
             f"model files use only stored or deflated entries."
         )
     if info.file_size > limit:
         raise _Problem(
-            f"the entry {info.filename!r} declares {info.file_size} bytes, more than the "
-            f"{limit} its manifest allows."
+            f"the entry {name} declares {info.file_size:,} bytes, more than the "
+            f"{limit:,} its manifest and the format's limits allow."
         )
-    data = archive.read(info)
-    if len(data) != info.file_size:
-        raise _Problem(f"the entry {info.filename!r} is truncated.")
-    return data
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if (stored and info.file_size != info.compress_size) or (
+        not stored and info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 1024
+    ):
+        raise _Problem(
+            f"the entry {name} declares {info.file_size:,} bytes from {info.compress_size:,} "
+            "compressed ones, which its compression cannot give."
+        )
+
+
+def _pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """An entry's bytes in pieces of at most ``_READ_PIECE``; stops at its declared size.
+
+    zipfile itself stops at the declared size and then checks the CRC; one byte
+    more is asked for, to refuse an entry that holds more than it declares.
+    """
+    read = 0
+    with archive.open(info) as member:
+        while read <= info.file_size:
+            piece = member.read(min(_READ_PIECE, info.file_size + 1 - read))
+            if not piece:
+                break
+            read += len(piece)
+            if read > info.file_size:
+                raise _Problem(
+                    f"the entry {_quoted(info.filename)} holds more than the "
+                    f"{info.file_size:,} bytes it declares."
+                )
+            yield piece
+    if read != info.file_size:
+        raise _Problem(f"the entry {_quoted(info.filename)} is truncated.")
+
+
+def _quoted(value: Any) -> str:
+    """``repr(value)``, shortened: file contents in messages stay short."""
+    return _short(repr(value))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_QUOTED else f"{text[: _MAX_QUOTED - 3]}..."
+
+
+def _listing(names: list[str]) -> str:
+    """The first few of ``names``, and how many more there are."""
+    shown = ", ".join(_short(str(name)) for name in names[:_MAX_LISTED])
+    more = len(names) - _MAX_LISTED
+    return f"{shown} ... and {more:,} more" if more > 0 else shown
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= _MAX_MESSAGE:
+        return message
+    return f"{message[: _MAX_MESSAGE - 20]} ... (message cut)"
 
 
 def _parse_json(data: bytes):
@@ -884,19 +1074,19 @@ def _check_format(metadata: dict) -> None:
     if metadata.get("format") != FORMAT_NAME:
         raise _Problem(
             f"it is not a gaussmix model file ({_METADATA} names the format "
-            f"{metadata.get('format')!r}, not {FORMAT_NAME!r})."
+            f"{_quoted(metadata.get('format'))}, not {FORMAT_NAME!r})."
         )
     version = metadata.get("format_version")
     match = _VERSION.fullmatch(version) if isinstance(version, str) else None
     if match is None:
-        raise _Problem(f"its format_version {version!r} is not of the form 'major.minor'.")
+        raise _Problem(f"its format_version {_quoted(version)} is not of the form 'major.minor'.")
     major = int(match[1])
     ours = f"{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}"
     if major > FORMAT_VERSION[0]:
         from .. import __version__
 
         writer = metadata.get("gaussmix_version")
-        by = f" by gaussmix {writer}" if isinstance(writer, str) else ""
+        by = f" by gaussmix {writer:.{_MAX_QUOTED}}" if isinstance(writer, str) else ""
         raise _Problem(
             f"it has format version {version}, written{by}; this gaussmix ({__version__}) "
             f"reads format version {ours} and the earlier {FORMAT_VERSION[0]}.x versions. "
@@ -919,7 +1109,7 @@ def _version_hint(metadata: dict) -> str:
         isinstance(writer, str) and _version_tuple(writer) > _version_tuple(__version__)
     ):
         return (
-            f"The file was written by gaussmix {writer}, newer than this gaussmix "
+            f"The file was written by gaussmix {writer:.{_MAX_QUOTED}}, newer than this gaussmix "
             f"({__version__}): upgrading gaussmix (pip install --upgrade gaussmix) may let "
             "you load it."
         )
@@ -929,7 +1119,7 @@ def _version_hint(metadata: dict) -> str:
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for part in version.split(".")[:3]:
-        digits = re.match(r"\d*", part)[0]
+        digits = re.match(r"\d{0,9}", part)[0]
         if not digits:
             break
         parts.append(int(digits))
@@ -943,29 +1133,44 @@ def _read_arrays(archive: zipfile.ZipFile, infos: dict, manifest) -> dict[str, n
     expected = {_METADATA, _METADATA_DIGEST} | {f"{_ARRAY_DIR}{name}.npy" for name in manifest}
     unexpected = sorted(set(infos) - expected)
     if unexpected:
-        raise _Problem(f"it holds entries not in its manifest: {', '.join(unexpected)}.")
+        raise _Problem(f"it holds entries not in its manifest: {_listing(unexpected)}.")
     arrays = {}
     for name, spec in manifest.items():
         dtype, shape, digest = _check_manifest_entry(name, spec)
         member = f"{_ARRAY_DIR}{name}.npy"
         if member not in infos:
-            raise _Problem(f"the array {name!r} in the manifest is missing from the archive.")
-        n_bytes = math.prod(shape) * dtype.itemsize
-        data = _read_member(archive, infos[member], n_bytes + _MAX_NPY_HEADER)
-        if hashlib.sha256(data).hexdigest() != digest:
             raise _Problem(
-                f"the file is corrupted or was modified: the array {name!r} does not match "
-                "its SHA-256 checksum."
+                f"the array {_quoted(name)} in the manifest is missing from the archive."
             )
+        info = infos[member]
+        limit = math.prod(shape) * dtype.itemsize + _MAX_NPY_HEADER
+        mismatch = _Problem(
+            f"the file is corrupted or was modified: the array {name!r} does not match "
+            "its SHA-256 checksum."
+        )
+        if info.compress_type != zipfile.ZIP_STORED:
+            # A deflated entry can inflate to far more than the file's size: its
+            # checksum is checked on a streamed pass before it is held in memory.
+            _check_entry(info, limit)
+            checksum = hashlib.sha256()
+            for piece in _pieces(archive, info):
+                checksum.update(piece)
+            if checksum.hexdigest() != digest:
+                raise mismatch
+        data = _read_member(archive, info, limit)
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise mismatch
         arrays[name] = _parse_npy(name, data, dtype, shape)
     return arrays
 
 
 def _check_manifest_entry(name, spec) -> tuple[np.dtype, tuple[int, ...], str]:
     if not isinstance(name, str) or not _ARRAY_NAME.fullmatch(name):
-        raise _Problem(f"the manifest names an array {name!r}, which is not a valid name.")
+        raise _Problem(f"the manifest names an array {_quoted(name)}, which is not a valid name.")
     if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "sha256"}:
-        raise _Problem(f"the manifest entry of array {name!r} should hold dtype, shape, sha256.")
+        raise _Problem(
+            f"the manifest entry of array {_quoted(name)} should hold dtype, shape, sha256."
+        )
     dtype, shape, digest = spec["dtype"], spec["shape"], spec["sha256"]
     if not isinstance(dtype, str) or dtype not in _ARRAY_DTYPES:
         if isinstance(dtype, str) and dtype.lstrip("<>|=").startswith("O"):
@@ -974,7 +1179,7 @@ def _check_manifest_entry(name, spec) -> tuple[np.dtype, tuple[int, ...], str]:
                 "loading it would need pickle, which can run arbitrary code."
             )
         raise _Problem(
-            f"the array {name!r} has dtype {dtype!r}; model files hold booleans, integers "
+            f"the array {name!r} has dtype {_quoted(dtype)}; model files hold booleans, integers "
             "and little-endian floats only."
         )
     if (
@@ -982,15 +1187,20 @@ def _check_manifest_entry(name, spec) -> tuple[np.dtype, tuple[int, ...], str]:
         or len(shape) > _MAX_NDIM
         or not all(type(n) is int and n >= 0 for n in shape)
     ):
-        raise _Problem(f"the array {name!r} has an invalid shape {shape!r} in the manifest.")
+        raise _Problem(
+            f"the array {name!r} has an invalid shape {_quoted(shape)} in the manifest."
+        )
     if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
-        raise _Problem(f"the array {name!r} has an invalid sha256 {digest!r} in the manifest.")
+        raise _Problem(
+            f"the array {name!r} has an invalid sha256 {_quoted(digest)} in the manifest."
+        )
     return np.dtype(dtype), tuple(shape), digest
 
 
-def _parse_npy(name: str, data: bytes, dtype: np.dtype, shape: tuple) -> np.ndarray:
+def _parse_npy(name: str, data: bytearray, dtype: np.dtype, shape: tuple) -> np.ndarray:
     """The array in .npy bytes, its header checked before its data is touched."""
-    handle = io.BytesIO(data)
+    # The header's bytes only (magic, length, header): no copy of the data.
+    handle = io.BytesIO(memoryview(data)[: 12 + _MAX_NPY_HEADER])
     try:
         version = np.lib.format.read_magic(handle)
         if version == (1, 0):
@@ -1000,7 +1210,9 @@ def _parse_npy(name: str, data: bytes, dtype: np.dtype, shape: tuple) -> np.ndar
         else:
             raise ValueError(f"unsupported .npy version {version}")
     except ValueError as exc:
-        raise _Problem(f"the array {name!r} is not a valid .npy file ({exc}).") from None
+        raise _Problem(
+            f"the array {name!r} is not a valid .npy file ({_short(str(exc))})."
+        ) from None
     found_shape, fortran_order, found_dtype = header
     if found_dtype != dtype or found_dtype.str != dtype.str or tuple(found_shape) != shape:
         raise _Problem(
@@ -1034,8 +1246,8 @@ class _Reader:
         entry = classes.get(node["class"]) if isinstance(node["class"], str) else None
         if entry is None:
             raise _Problem(
-                f"{what} has the class {node['class']!r}, which model files cannot hold; this "
-                f"gaussmix loads {', '.join(sorted(classes))}."
+                f"{what} has the class {_quoted(node['class'])}, which model files cannot "
+                f"hold; this gaussmix loads {', '.join(sorted(classes))}."
             )
         estimator = self._build(entry, node["params"], f"{what} ({entry.name})", where)
         raw = node["attributes"]
@@ -1045,7 +1257,7 @@ class _Reader:
             raise _Problem(f"{what} ({entry.name}) has no fitted attributes.")
         unknown = sorted(set(raw) - set(entry.attributes))
         if unknown:
-            raise _Problem(f"{entry.name} has no fitted attribute(s) {', '.join(unknown)}.")
+            raise _Problem(f"{entry.name} has no fitted attribute(s) {_listing(unknown)}.")
         missing = [n for n in entry.attributes if n not in raw and n not in entry.optional]
         if missing:
             raise _Problem(f"{what} ({entry.name}) lacks the fitted attribute(s) {missing}.")
@@ -1080,7 +1292,7 @@ class _Reader:
         accepted = _init_parameters(entry.cls)
         unknown = sorted(set(raw) - accepted)
         if unknown:
-            raise _Problem(f"{entry.name} has no parameter(s) {', '.join(unknown)}.")
+            raise _Problem(f"{entry.name} has no parameter(s) {_listing(unknown)}.")
         # Parameters a file lacks (written before they existed) take their defaults.
         params = {name: self.value(value, f"{where}params/{name}") for name, value in raw.items()}
         # __init__ only stores its arguments (the scikit-learn contract).
@@ -1123,11 +1335,14 @@ class _Reader:
             return self.random_state(body, where)
         if tag == "$estimator":
             return self.estimator(body, f"{where}/", require_fitted=False)
-        raise _Problem(f"the value at {where!r} has an unknown form {tag!r}.")
+        raise _Problem(f"the value at {_quoted(where)} has an unknown form {_quoted(tag)}.")
 
     def array(self, name, where: str) -> np.ndarray:
         if not isinstance(name, str) or name not in self.arrays:
-            raise _Problem(f"the value at {where!r} names an array {name!r} not in the manifest.")
+            raise _Problem(
+                f"the value at {_quoted(where)} names an array {_quoted(name)} not in the "
+                "manifest."
+            )
         if name in self.used:
             raise _Problem(f"the array {name!r} is used twice.")
         self.used.add(name)
@@ -1181,7 +1396,7 @@ def _decode_strings(body, where: str) -> np.ndarray:
         # NumPy truncates strings longer than the dtype allows.
         if array.tolist() == values:
             return array
-    raise _Problem(f"the strings at {where!r} have an invalid dtype {dtype!r}.")
+    raise _Problem(f"the strings at {_quoted(where)} have an invalid dtype {_quoted(dtype)}.")
 
 
 def _check_kind(kind: str, value, name: str):
@@ -1197,17 +1412,17 @@ def _check_kind(kind: str, value, name: str):
         if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
             if value >= 0:
                 return int(value)
-        raise ValueError(f"{name} should be a non-negative integer; got {value!r}.")
+        raise ValueError(f"{name} should be a non-negative integer; got {_quoted(value)}.")
     if kind == "bool":
         if isinstance(value, bool | np.bool_):
             return bool(value)
-        raise ValueError(f"{name} should be True or False; got {value!r}.")
+        raise ValueError(f"{name} should be True or False; got {_quoted(value)}.")
     if kind == "float":
         if isinstance(value, float | int | np.floating | np.integer) and not isinstance(
             value, bool | np.bool_
         ):
             return float(value)
-        raise ValueError(f"{name} should be a number; got {value!r}.")
+        raise ValueError(f"{name} should be a number; got {_quoted(value)}.")
     if kind == "floats":
         if isinstance(value, list) and all(
             isinstance(v, float | int | np.floating) and not isinstance(v, bool) for v in value

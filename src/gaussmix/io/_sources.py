@@ -3,22 +3,38 @@
 A source reads its file in blocks of rows on every pass; it never loads or maps
 the whole file, so memory stays at one block whatever the file's size. Every
 block is validated as it is read (numeric, finite), with the row numbers of the
-first bad value in the error.
+first bad value in the error. Every error names the file: a file that is not
+what its extension says, is damaged, or does not match its own header (a CSV
+row with more fields than the header names, a ``.npy`` file whose size is not
+the one its header declares) is refused with the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .._validation import check_magnitude
+from ._regular import NotRegularFileError, open_regular_file
 
 __all__ = ["DataSource", "open_data"]
 
 _DEFAULT_BLOCK_ROWS = 1 << 16
+# A CSV line longer than this is refused: the parser holds a line whole, and no
+# table a mixture is fitted to needs one this long (a million columns).
+_MAX_CSV_LINE_BYTES = 16 << 20
+_READ_PIECE = 1 << 20
+_SEVERAL_READS = (
+    "Give the path of a .npy, Parquet or CSV file; it is read more than once, so a pipe "
+    "cannot stand for it."
+)
 
 
 class DataSource:
@@ -114,15 +130,21 @@ class _NpySource(DataSource):
     """A 2-D ``.npy`` file, read with plain file reads (no memory map)."""
 
     def __init__(self, path: Path, columns, block_rows: int) -> None:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran_order, dtype = read_header(f)
+        with open_regular_file(path) as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran_order, dtype = read_header(f)
+            except (ValueError, EOFError) as exc:
+                raise ValueError(
+                    f"{path} is not a valid .npy file ({exc}); write it with numpy.save."
+                ) from None
             self._offset = f.tell()
+            file_bytes = os.fstat(f.fileno()).st_size
         if len(shape) != 2:
             raise ValueError(
                 f"{path} holds an array of shape {shape}; expected 2-D (rows, features)."
@@ -134,6 +156,14 @@ class _NpySource(DataSource):
             )
         if dtype.hasobject or dtype.kind not in "fiub":
             raise ValueError(f"{path} holds {dtype} data; expected a numeric array.")
+        data_bytes = shape[0] * shape[1] * dtype.itemsize
+        if file_bytes - self._offset != data_bytes:
+            raise ValueError(
+                f"{path} holds {file_bytes - self._offset:,} bytes of data after its header, "
+                f"but the header declares shape {shape} of {dtype} ({data_bytes:,} bytes): the "
+                "file is truncated or was changed after it was written. Write it again with "
+                "numpy.save."
+            )
         self.path = path
         self.n_rows, n_columns = shape
         self._file_dtype = dtype
@@ -146,7 +176,7 @@ class _NpySource(DataSource):
 
     def _raw_blocks(self, block_rows):
         row_bytes = self._n_columns * self._file_dtype.itemsize
-        with open(self.path, "rb") as f:
+        with open_regular_file(self.path) as f:
             f.seek(self._offset)
             for start in range(0, self.n_rows, block_rows):
                 count = min(block_rows, self.n_rows - start)
@@ -164,8 +194,13 @@ class _ParquetSource(DataSource):
 
     def __init__(self, path: Path, columns, block_rows: int) -> None:
         pq = _import_pyarrow_parquet()
-        self._file = pq.ParquetFile(path)
-        schema = self._file.schema_arrow
+        try:
+            self._file = pq.ParquetFile(path)
+            schema = self._file.schema_arrow
+        except _arrow_errors() as exc:
+            raise ValueError(
+                f"{path}: not a Parquet file, or a damaged one ({_one_line(exc)})."
+            ) from None
         names = list(schema.names)
         self._names = _column_names(columns, names, path)
         types = [schema.field(name).type for name in self._names]
@@ -179,23 +214,39 @@ class _ParquetSource(DataSource):
         self.block_rows = block_rows
 
     def _raw_blocks(self, block_rows):
-        for batch in self._file.iter_batches(batch_size=block_rows, columns=self._names):
+        batches = self._file.iter_batches(batch_size=block_rows, columns=self._names)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except _arrow_errors() as exc:
+                raise ValueError(
+                    f"{self.path}: the Parquet file is damaged ({_one_line(exc)})."
+                ) from None
             columns = [column.to_numpy(zero_copy_only=False) for column in batch.columns]
             yield _stack_columns(columns, self._names, self.path)
 
 
 class _CsvSource(DataSource):
-    """A CSV file with a header row, parsed in chunks with pandas."""
+    """A CSV file with a header row, parsed in chunks with pandas.
+
+    Every row must have at most as many fields as the header names: a longer row
+    is an error naming its line (a short row reads as missing values, which the
+    block check reports).
+    """
 
     def __init__(self, path: Path, columns, block_rows: int) -> None:
         pd = _import_pandas()
-        header = pd.read_csv(path, nrows=0)
-        names = [str(name) for name in header.columns]
-        self._names = _column_names(columns, names, path)
         self.path = path
-        with open(path, "rb") as f:
-            # Data rows: lines after the header, not counting a final blank line.
-            self.n_rows = max(sum(1 for line in f if line.strip()) - 1, 0)
+        with open_regular_file(path) as handle:
+            # Data rows: lines after the header, not counting blank lines.
+            self.n_rows = max(_count_csv_lines(handle, path) - 1, 0)
+        with open_regular_file(path) as handle, _csv_errors(path, pd):
+            header = pd.read_csv(handle, nrows=0)
+        self._header = [str(name) for name in header.columns]
+        self._names = _column_names(columns, self._header, path)
+        _check_first_row(path, len(self._header))
         self.n_features = len(self._names)
         self.dtype = np.dtype(np.float64)
         self.feature_names = np.asarray(self._names, dtype=object)
@@ -203,11 +254,97 @@ class _CsvSource(DataSource):
 
     def _raw_blocks(self, block_rows):
         pd = _import_pandas()
-        reader = pd.read_csv(self.path, usecols=self._names, chunksize=block_rows)
-        with reader:
-            for chunk in reader:
-                columns = [chunk[name].to_numpy() for name in self._names]
-                yield _stack_columns(columns, self._names, self.path)
+        # Every column is parsed (pandas checks the number of fields only then);
+        # the unused ones as text, so that nothing is inferred for them.
+        unused = {name: object for name in self._header if name not in self._names}
+        with open_regular_file(self.path) as handle, _csv_errors(self.path, pd):
+            reader = pd.read_csv(handle, chunksize=block_rows, index_col=False, dtype=unused)
+            with reader:
+                for chunk in reader:
+                    if chunk.empty:
+                        continue
+                    columns = [chunk[name].to_numpy() for name in self._names]
+                    yield _stack_columns(columns, self._names, self.path)
+
+
+def _count_csv_lines(handle, path: Path) -> int:
+    """Non-blank lines of a CSV file, read in pieces; refuses overlong lines."""
+    count = 0
+    length = 0  # of the line read so far
+    blank = True  # the line read so far holds only white space
+    line = 1
+    while piece := handle.read(_READ_PIECE):
+        parts = piece.split(b"\n")
+        if max(length + len(parts[0]), max(map(len, parts))) > _MAX_CSV_LINE_BYTES:
+            lengths = [length + len(parts[0]), *map(len, parts[1:])]
+            too_long = next(i for i, n in enumerate(lengths) if n > _MAX_CSV_LINE_BYTES)
+            raise ValueError(
+                f"{path}: line {line + too_long} is longer than {_MAX_CSV_LINE_BYTES:,} bytes; "
+                "this is not a table gaussmix can read (is it a CSV file?)."
+            )
+        if len(parts) > 1:
+            count += (not blank or bool(parts[0].strip())) + sum(
+                1 for part in parts[1:-1] if part.strip()
+            )
+            line += len(parts) - 1
+            length, blank = len(parts[-1]), not parts[-1].strip()
+        else:
+            length, blank = length + len(piece), blank and not piece.strip()
+    return count + (not blank)
+
+
+def _check_first_row(path: Path, n_fields: int) -> None:
+    """Refuse a first data row longer than the header.
+
+    pandas reports a long row as an error, except the first one, which it would
+    take as holding an index column and cut short.
+    """
+    try:
+        with open_regular_file(path) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            reader = csv.reader(text)
+            rows = (row for row in reader if row)
+            next(rows, None)  # the header
+            row = next(rows, None)
+    except UnicodeDecodeError as exc:
+        raise ValueError(_not_utf8(path, exc)) from None
+    except csv.Error as exc:
+        raise ValueError(f"{path} cannot be read as CSV ({exc}).") from None
+    if row is not None and len(row) > n_fields:
+        raise ValueError(_long_row(path, reader.line_num, len(row), n_fields))
+
+
+def _long_row(path: Path, line: int | str, n_found: int | str, n_fields: int | str) -> str:
+    return (
+        f"{path}: line {line} has {n_found} fields, but the header names {n_fields} columns. "
+        "Fix that line (a field that holds a comma must be quoted)."
+    )
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    return (
+        f"{path} is not UTF-8 text ({exc.reason}: byte 0x{exc.object[exc.start]:02x}); "
+        "save it as UTF-8 CSV."
+    )
+
+
+@contextlib.contextmanager
+def _csv_errors(path: Path, pd) -> Iterator[None]:
+    """pandas' errors while reading ``path`` as ValueErrors that name it (and the line)."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise ValueError(_not_utf8(path, exc)) from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path} is empty: a CSV file needs a header row naming its columns."
+        ) from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            expected, line, seen = found.groups()
+            raise ValueError(_long_row(path, line, seen, expected)) from None
+        raise ValueError(f"{path} cannot be read as CSV ({_one_line(exc)}).") from None
 
 
 def _stack_columns(columns: Sequence[np.ndarray], names: Sequence[str], path: Path) -> np.ndarray:
@@ -223,7 +360,17 @@ def _stack_columns(columns: Sequence[np.ndarray], names: Sequence[str], path: Pa
 def _column_names(columns, names: list[str], path: Path) -> list[str]:
     if columns is None:
         return names
-    selected = [names[c] if isinstance(c, int | np.integer) else str(c) for c in columns]
+    selected = []
+    for c in columns:
+        if isinstance(c, int | np.integer) and not isinstance(c, bool | np.bool_):
+            if not 0 <= c < len(names):
+                raise ValueError(
+                    f"{path} has {len(names)} columns; a column given by position must be an "
+                    f"integer in [0, {len(names)}), got {c!r}. Its columns are {names}."
+                )
+            selected.append(names[c])
+        else:
+            selected.append(str(c))
     missing = [c for c in selected if c not in names]
     if missing:
         raise ValueError(f"{path} has no column(s) {missing}; its columns are {names}.")
@@ -235,13 +382,21 @@ def _column_indices(columns, n_columns: int, path: Path) -> list[int] | None:
         return None
     indices = []
     for c in columns:
-        if not isinstance(c, int | np.integer) or not -n_columns <= c < n_columns:
+        if (
+            not isinstance(c, int | np.integer)
+            or isinstance(c, bool | np.bool_)
+            or not 0 <= c < n_columns
+        ):
             raise ValueError(
                 f"{path} has {n_columns} unnamed columns; columns must be integers in "
                 f"[0, {n_columns}), got {c!r}."
             )
-        indices.append(int(c) % n_columns)
+        indices.append(int(c))
     return indices
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _import_pandas():
@@ -260,6 +415,17 @@ def _import_pyarrow_parquet():
             'Reading Parquet files needs pyarrow: pip install "gaussmix[data]"'
         ) from None
     return pq
+
+
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    """What pyarrow raises for a file it cannot read.
+
+    ArrowInvalid is a ValueError and ArrowIOError an OSError; ArrowNotImplementedError
+    (an unsupported codec, say) is neither.
+    """
+    import pyarrow as pa
+
+    return (pa.ArrowException, ValueError, OSError)
 
 
 _READERS = {
@@ -301,6 +467,10 @@ def open_data(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No such data file: {path}")
+    try:
+        open_regular_file(path).close()
+    except NotRegularFileError as exc:
+        raise NotRegularFileError(path, exc.kind, _SEVERAL_READS) from None
     suffix = path.suffix.lower()
     if suffix not in _READERS:
         raise ValueError(

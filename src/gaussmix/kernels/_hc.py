@@ -17,14 +17,29 @@ mean and scatter), never from the rows.
 Group bookkeeping follows mclust's Fortran so that ties are broken the same way:
 groups live in slots ``0..g-1``; the costs of all pairs are stored packed,
 pair ``(i, j)`` with ``i < j`` at ``j (j - 1) / 2 + i``; the merged group takes the
-lower slot ``i`` and the group in the last slot moves into slot ``j``. The chosen
-pair is the *last* minimum in packed order. mclust scans all pairs for it at every
-step (O(n^3) in all); here each slot ``j`` keeps the minimum of its pairs
-``(., j)`` (or, once that pair's cost went up, a lower bound, refreshed only if the
-row is picked), which picks the same pair in O(n^2) typical time.
+lower slot ``i`` and the group in the last slot moves into slot ``j``. mclust picks
+the *last* minimum in packed order (its scan keeps a cost ``<=`` the best so far).
 
-The agglomeration is compiled (``native/hc.cpp``): every sum in a fixed order and
-IEEE arithmetic, so the costs round the same way on every CPU.
+Costs tied in real arithmetic (translated or duplicated configurations, data on a
+grid) come out a few ulps apart, and which is lower then depends on how the data
+were transformed and rounded (the CPU, the BLAS). So a merge counts as tied with the
+cheapest when its cost exceeds the cheapest by at most ``tie_rtol`` times the
+cheapest merge's magnitude, the scale of its rounding error: for VVV
+``|merged term| + |term_a| + |term_b| + n_a + n_b``; for EII, with ``r = max_i |z_i|``
+(means are known to about ``eps r``), ``n_a n_b / (n_a + n_b) r (2 |mean_a - mean_b|
++ eps r)``. The chosen pair is the last of the tied pairs in packed order: mclust's
+rule applied to the tie.
+
+mclust scans all pairs at every step (O(n^3) in all); here each slot ``j`` keeps
+the minimum of its pairs ``(., j)`` (or, once that pair's cost went up, a lower
+bound, refreshed only if the row is needed), which picks the same pair in O(n^2)
+typical time.
+
+The agglomeration is compiled (``native/hc.cpp``) once, for the baseline instruction
+set: every sum runs in a fixed order (no fast-math, no fused multiply-adds), so the
+rounding of the costs does not depend on the CPU's SIMD width; and the arithmetic is
+symmetric, to the last bit, under a change of sign of a column of ``Z`` (the sign of
+an SVD's singular vectors is arbitrary).
 """
 
 from __future__ import annotations
@@ -38,7 +53,7 @@ __all__ = ["MODEL_CODES", "agglomerate"]
 MODEL_CODES = {"VVV": 0, "EII": 1}
 
 
-def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol=0.0):
+def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
     """Merge the rows of ``Z`` into one group, cheapest merge first.
 
     Parameters
@@ -51,7 +66,7 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol=0.0):
         ``MODEL_CODES["VVV"]`` or ``MODEL_CODES["EII"]``.
     alpha, beta : float
         The regularisation of the VVV criterion (ignored by EII).
-    tie_rtol : float, default=0.0
+    tie_rtol : float
         Merges whose costs exceed the cheapest by at most this times its magnitude
         are tied, and go to mclust's rule; 0 ties only equal costs.
 

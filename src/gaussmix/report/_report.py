@@ -182,7 +182,7 @@ def write_report(
     FileNotFoundError
         If the directory of ``path`` does not exist.
     """
-    from ..io._model_files import _write_atomically
+    from ..io._atomic import write_atomically
 
     path = Path(path)
     if not path.parent.is_dir():
@@ -191,7 +191,7 @@ def write_report(
             "create it first."
         )
     document = render_report(estimator, X, selection=selection, title=title)
-    _write_atomically(path, lambda handle: handle.write(document.encode("utf-8")))
+    write_atomically(path, lambda handle: handle.write(document.encode("utf-8")))
     return path
 
 

@@ -222,7 +222,8 @@ void Agglomeration::run(double tie_rtol, int64_t* merges, double* costs) {
             magnitude = weight_[bi] * weight_[bj] / (weight_[bi] + weight_[bj]);
             magnitude *= row_norm * (2.0 * std::sqrt(dist) + kEps * row_norm);
         }
-        const double bound = best + tie_rtol * magnitude;
+        double bound = best + tie_rtol * magnitude;
+        if (!(bound >= best)) bound = best;  // NaN from overflowed data: the search must end
         // The last pair within the bound in packed order: the largest j, then the
         // largest i (the search ends at the cheapest pair's row at the latest).
         bj = g - 1;
