@@ -733,11 +733,10 @@ def memory_worker(spec_path: str) -> dict[str, float]:
 
     The data are regenerated from the grid point, the initial parameters are
     loaded from the ``.npz`` named in the spec, and one warm-up fit
-    (``max_iter=1``) is run so that JIT compilation is not counted. Then
+    (``max_iter=1``) is run so that first-call costs are not counted. Then
     :mod:`tracemalloc` is started and the timed fit's peak of traced memory
-    (NumPy reports its buffers to it; the compiled kernels' work arrays, a few
-    chunks' worth, are not traced) is taken, i.e. the peak above
-    the baseline in which the data already exist.
+    (NumPy and gaussmix's compiled kernels report their buffers to it) is
+    taken, i.e. the peak above the baseline in which the data already exist.
 
     Parameters
     ----------
