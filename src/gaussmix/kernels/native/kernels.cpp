@@ -721,10 +721,10 @@ inline void scatter_tile2(const double* GM_RESTRICT t0, const double* GM_RESTRIC
     s1[0] += c10, s1[1] += c11, s1[2] += c12, s1[3] += c13;
 }
 
-// Rows of the scatter per tile: with 32 vector registers (AVX-512) a tile of four
-// rows by four columns keeps its sixteen running sums and eight loads in registers;
-// with sixteen, two rows by four (eight sums; four rows spilled three sums).
-#if defined(__AVX512F__)
+// Rows of the scatter per tile: with 32 vector registers (AVX-512, AArch64) a tile
+// of four rows by four columns keeps its sixteen running sums and eight loads in
+// registers; with sixteen, two rows by four (eight sums; four rows spilled three).
+#if defined(__AVX512F__) || defined(__aarch64__)
 constexpr i64 kTileRows = 4;
 #else
 constexpr i64 kTileRows = 2;
