@@ -15,7 +15,6 @@ feature, mclust's quantile classes of those rows (:mod:`gaussmix._qclass`).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import kmeans_plusplus
 
 from . import _hc
 from ._kmeans import kmeans_labels
@@ -120,6 +119,10 @@ def initial_stats(
 
         return SuffStats.merge_all(random_parts())
     if method == "k-means++":
+        # Imported here: sklearn.cluster takes 70-170 ms to import, which every
+        # `import gaussmix` would pay.
+        from sklearn.cluster import kmeans_plusplus
+
         _, indices = kmeans_plusplus(
             X, n_components, random_state=random_state, sample_weight=sample_weight
         )

@@ -10,7 +10,7 @@ from ._base import BlockBackend, run_everywhere
 
 # Rows x (components + features) per block: about 8 MiB of float64 work space
 # for the NumPy kernel, which holds a block's (rows, components) arrays; the
-# numba kernel works through a block in small chunks whatever its size.
+# compiled kernel works through a block in small chunks whatever its size.
 _BLOCK_CELLS = 1 << 20
 _MIN_BLOCK_ROWS = 256
 # Blocks per pass at least: enough for the threads of most machines to share.
@@ -88,7 +88,7 @@ class InMemoryBackend(BlockBackend):
         return None
 
     def run_tasks(self, tasks) -> None:
-        """Run ``tasks`` (see :class:`gaussmix.kernels._numba.EstepTasks`) on the threads.
+        """Run ``tasks`` (see :class:`gaussmix.kernels._compiled.EstepTasks`) on the threads.
 
         Every thread, the caller among them, claims tasks until none is left; the
         caller then waits for the others' last tasks.

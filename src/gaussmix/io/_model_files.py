@@ -363,7 +363,7 @@ def check_detector_attributes(params: dict, attributes: dict) -> None:
 # a float32 model fitted in float64 and then rounded is consistent only to that.
 _SLACK = 64
 # Asymmetry allowed in a covariance, relative to sqrt(C_ii C_jj): loose, because
-# the numba kernel's scatter is symmetric only to round-off of the statistics,
+# the compiled kernel's scatter is symmetric only to round-off of the statistics,
 # which on degenerate components can be large next to the regularised diagonal.
 _SYMMETRY_TOLERANCE = 1e-3
 
