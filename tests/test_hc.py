@@ -21,7 +21,8 @@ from sklearn.metrics import adjusted_rand_score
 import gaussmix
 from conftest import mixture_data
 from gaussmix import GaussianMixture, InvalidParameterError, hc_tree, open_data
-from gaussmix._hc import TIE_RTOL, build_tree, hc_transform
+from gaussmix._hc import TIE_RTOL, HCTree, build_tree, hc_transform, start_partitions
+from gaussmix._qclass import QuantileClasses, quantile_classes
 
 MCLUST = json.loads((Path(__file__).parent / "data" / "mclust_hc.json").read_text())
 IRIS = load_iris().data
@@ -672,3 +673,16 @@ def test_too_many_rows_without_a_subset_are_refused(monkeypatch):
     monkeypatch.setattr(gaussmix._hc, "_MAX_ROWS", 100)
     with pytest.raises(ValueError, match="subset"):
         hc_tree(IRIS, subset=None)
+
+
+def test_one_feature_starts_from_quantile_classes_unless_constant():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 1))
+    start = start_partitions(x, None, rows=np.arange(30), n_samples=30)
+    assert isinstance(start, QuantileClasses)
+    np.testing.assert_array_equal(start.labels(3), quantile_classes(x[:, 0], 3))
+    # A constant feature has no quantile classes (mclust's qclass never returns): the
+    # tree starts it, and a fit from it goes through.
+    constant = np.ones((20, 1))
+    assert isinstance(start_partitions(constant, None, rows=np.arange(20), n_samples=20), HCTree)
+    GaussianMixture(2, init_params="hc", reg_covar=1e-6).fit(constant)

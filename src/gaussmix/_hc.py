@@ -267,12 +267,14 @@ def start_partitions(
     """mclust's starting partitions of the rows ``X_rows``, cut with ``.labels(k)``.
 
     One feature: mclust's quantile classes (``qclass``; the weights only choose the
-    rows, the quantiles are unweighted). More: the VVV tree when there are more rows
-    than features, else the EII tree (mclust's rule).
+    rows, the quantiles are unweighted), unless the feature is constant, which has no
+    quantile classes (mclust's ``qclass`` never returns) and gets the tree. More: the
+    VVV tree when there are more rows than features, else the EII tree (mclust's rule).
     """
     if X_rows.shape[1] == 1:
         values = np.asarray(X_rows, dtype=np.float64)[:, 0]
-        return QuantileClasses(np.asarray(rows, dtype=np.intp), values, int(n_samples))
+        if values.min() < values.max():
+            return QuantileClasses(np.asarray(rows, dtype=np.intp), values, int(n_samples))
     model = "VVV" if X_rows.shape[0] > X_rows.shape[1] else "EII"
     return build_tree(X_rows, sample_weight, rows=rows, n_samples=n_samples, model=model)
 

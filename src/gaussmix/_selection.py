@@ -312,10 +312,7 @@ def _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed) -> dict
             return partitions
         for k in ks:
             if k <= tree.n_leaves:
-                try:
-                    partitions[k] = (tree.rows, tree.labels(k))
-                except ValueError:  # quantile classes of a constant feature
-                    continue
+                partitions[k] = (tree.rows, tree.labels(k))
         return partitions
     for k in ks:
         probe = GaussianMixture(
