@@ -21,7 +21,8 @@ from sklearn.metrics import adjusted_rand_score
 import gaussmix
 from conftest import mixture_data
 from gaussmix import GaussianMixture, InvalidParameterError, hc_tree, open_data
-from gaussmix._hc import TIE_RTOL, build_tree, hc_transform
+from gaussmix._hc import TIE_RTOL, HCTree, build_tree, hc_transform, start_partitions
+from gaussmix._qclass import QuantileClasses, quantile_classes
 
 MCLUST = json.loads((Path(__file__).parent / "data" / "mclust_hc.json").read_text())
 IRIS = load_iris().data
@@ -75,6 +76,23 @@ def _terms(n, count, W, p, alpha, beta):
     return n * np.log(det + beta * (np.trace(W, axis1=1, axis2=2) + alpha) / n)
 
 
+def _term(weight, count, scatter, trace, alpha, beta):
+    """weight log(det(scatter / weight) + beta (trace + alpha) / weight), det = 0 up to p rows
+    or where the scatter is not positive definite; arrays of groups."""
+    p = scatter.shape[-1]
+    sign, log_det = np.linalg.slogdet(scatter / weight[:, None, None])
+    det = np.where((count > p) & (trace > 0) & (sign > 0), np.exp(log_det), 0.0)
+    return weight * np.log(det + beta * (trace + alpha) / weight)
+
+
+def _move_last(groups, i, j, merged):
+    """``_merge_slots`` for group objects: ``merged`` takes slot i, the last slot moves to j."""
+    groups[i] = merged
+    last = groups.pop()
+    if j < len(groups):
+        groups[j] = last
+
+
 def _merge_slots(slots, i, j):
     """mclust's bookkeeping: the merged group stays in slot i, the last slot moves to j."""
     slots[i] = sorted(slots[i] + slots[j])
@@ -83,25 +101,116 @@ def _merge_slots(slots, i, j):
         slots[j] = last
 
 
-def brute_force_tree(Z, w, model, alpha, beta=1.0):
-    """Merge the cheapest pair of groups, every cost recomputed from the rows.
+def brute_force_tree(Z, w, model, alpha, beta=1.0, exact=True):
+    """Merge the cheapest pair of groups, every cost recomputed at every step.
 
     Costs within TIE_RTOL of the cheapest merge's magnitude are tied and go to the last
-    tied pair in mclust's packed order. Returns the merges, their costs and the number
-    of steps at which more than one pair was tied.
+    tied pair in mclust's packed order. With ``exact`` the costs are the criterion's,
+    from the groups' rows; otherwise mclust's (``_mclust_pair_costs``). Returns the
+    merges, their costs and the number of steps at which more than one pair was tied.
     """
     slots = [[i] for i in range(len(Z))]
+    groups = [_Group.single(i, Z, w, alpha, beta) for i in range(len(Z))]
     merges, costs, n_tied = [], [], 0
     while len(slots) > 1:
-        I, J, cost, magnitude = _pair_costs(Z, w, slots, model, alpha, beta)
+        if exact or model == "EII":
+            I, J, cost, magnitude = _pair_costs(Z, w, slots, model, alpha, beta)
+        else:
+            I, J, cost, magnitude = _mclust_pair_costs(groups, alpha, beta)
         cheapest = len(cost) - 1 - np.argmin(cost[::-1])
         tied = np.flatnonzero(cost <= cost[cheapest] + TIE_RTOL * magnitude[cheapest])
         n_tied += tied.size > 1
         i, j = I[tied[-1]], J[tied[-1]]
         merges.append(sorted((slots[i][0], slots[j][0])))  # groups are named by their first row
         costs.append(cost[tied[-1]])
+        if not exact and model == "VVV":
+            _move_last(groups, i, j, _Group.merge(groups, i, j, cost[tied[-1]], len(merges)))
         _merge_slots(slots, i, j)
     return np.array(merges), np.array(costs), n_tied
+
+
+class _Group:
+    """A group as mclust's hcvvv holds it: the scatter it was made with, kept as a
+    triangular factor of which only the first row is stored, and its term.
+
+    ``made`` is the merge that made it (0 for a single row): only the group of the
+    latest merge is used with the scatter it was made with; every other group enters
+    with the scatter rebuilt from the stored rows, ``min(a, b, c - 1) r_a r_b``.
+    """
+
+    def __init__(self, count, weight, mean, trace, scatter, first_row, term, made):
+        self.count, self.weight, self.mean, self.trace = count, weight, mean, trace
+        self.scatter, self.first_row, self.term, self.made = scatter, first_row, term, made
+
+    @classmethod
+    def single(cls, i, Z, w, alpha, beta):
+        p = Z.shape[1]
+        term = w[i] * np.log(beta * alpha / w[i])
+        return cls(1, w[i], Z[i].copy(), 0.0, np.zeros((p, p)), np.zeros(p), term, 0)
+
+    def stored(self):
+        p = len(self.mean)
+        index = np.arange(1, p + 1)
+        rows = min(self.count - 1, p)
+        return np.minimum(np.minimum.outer(index, index), rows) * np.outer(
+            self.first_row, self.first_row
+        )
+
+    @staticmethod
+    def combined(a, b, young):
+        """Count, weight, trace and scatter of a merge; ``young`` (a or b, or None) enters
+        with its own scatter, the other with its stored one."""
+        gap = a.mean - b.mean
+        factor = a.weight * b.weight / (a.weight + b.weight)
+        trace = a.trace + b.trace + factor * gap @ gap
+        scatter = (a.scatter if a is young else a.stored()) + (
+            b.scatter if b is young else b.stored()
+        )
+        scatter = scatter + factor * np.outer(gap, gap)
+        return a.count + b.count, a.weight + b.weight, trace, scatter, factor, gap
+
+    @classmethod
+    def merge(cls, groups, i, j, cost, step):
+        a, b = groups[i], groups[j]
+        latest = max(groups, key=lambda g: g.made)
+        young = latest if latest.made == step - 1 and latest in (a, b) else None
+        count, weight, trace, scatter, factor, gap = cls.combined(a, b, young)
+        if scatter[0, 0] > 0:
+            first_row = scatter[0] / np.sqrt(scatter[0, 0])
+        elif a.count == b.count == 1:
+            first_row = np.sqrt(factor) * gap
+        else:
+            start = young if young is not None else (b if b.count > 1 else a)
+            first_row = start.first_row
+        mean = (a.weight * a.mean + b.weight * b.mean) / weight
+        return cls(count, weight, mean, trace, scatter, first_row, cost + a.term + b.term, step)
+
+
+def _mclust_pair_costs(groups, alpha, beta):
+    """Costs as mclust's hcvvv computes them: each pair is priced when the younger of
+    its groups is made, the younger with its own scatter, the older with its stored one."""
+    J, I = np.tril_indices(len(groups), -1)
+    count = np.array([g.count for g in groups])
+    weight = np.array([g.weight for g in groups])
+    mean = np.array([g.mean for g in groups])
+    trace = np.array([g.trace for g in groups])
+    term = np.array([g.term for g in groups])
+    made = np.array([g.made for g in groups])
+    own = np.array([g.scatter for g in groups])
+    stored = np.array([g.stored() for g in groups])
+    i_young = (made[I] > made[J])[:, None, None]
+    j_young = (made[J] > made[I])[:, None, None]
+    gap = mean[I] - mean[J]
+    factor = weight[I] * weight[J] / (weight[I] + weight[J])
+    scatter = (
+        np.where(i_young, own[I], stored[I])
+        + np.where(j_young, own[J], stored[J])
+        + factor[:, None, None] * gap[:, :, None] * gap[:, None, :]
+    )
+    merged_trace = trace[I] + trace[J] + factor * np.einsum("ij,ij->i", gap, gap)
+    merged = _term(weight[I] + weight[J], count[I] + count[J], scatter, merged_trace, alpha, beta)
+    cost = merged - term[I] - term[J]
+    return I, J, cost, np.abs(merged) + np.abs(term[I]) + np.abs(term[J]) + weight[I] + weight[J]
 
 
 def _alpha(Z, w):
@@ -119,24 +228,27 @@ def _grid_data(seed, n_rows=40):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("model", ["VVV", "EII"])
+@pytest.mark.parametrize("model, exact", [("VVV", False), ("VVV", True), ("EII", False)])
 @pytest.mark.parametrize("n_features", [1, 2, 3])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_merges_equal_brute_force(seed, n_features, model, weighted):
+def test_merges_equal_brute_force(seed, n_features, model, exact, weighted):
     rng = np.random.default_rng(seed)
     n = 24
     # Three loose groups: groups grow past n_features rows, where the determinant
     # enters the VVV criterion.
     X = rng.normal(size=(n, n_features)) + 3.0 * rng.integers(0, 3, size=(n, 1))
     weight = rng.uniform(0.2, 3.0, size=n) if weighted else None
-    tree = build_tree(X, weight, rows=np.arange(n), n_samples=n, model=model, use="SVD")
+    tree = build_tree(
+        X, weight, rows=np.arange(n), n_samples=n, model=model, use="SVD", exact=exact
+    )
     w = np.ones(n) if weight is None else weight * n / weight.sum()
     Z = hc_transform(X, "SVD", w)
-    merges, costs, _ = brute_force_tree(Z, w, model, _alpha(Z, w))
+    merges, costs, _ = brute_force_tree(Z, w, model, _alpha(Z, w), exact=exact)
     np.testing.assert_array_equal(tree.merges, merges)
     np.testing.assert_allclose(tree.costs, costs, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("exact", [False, True])
 @pytest.mark.parametrize(
     "data, model, use, weighted",
     [
@@ -149,13 +261,15 @@ def test_merges_equal_brute_force(seed, n_features, model, weighted):
         (_grid_data(1), "EII", "SVD", True),
     ],
 )
-def test_tied_merges_follow_mclusts_rule(data, model, use, weighted):
+def test_tied_merges_follow_mclusts_rule(data, model, use, weighted, exact):
     n = len(data)
     weight = np.random.default_rng(2).integers(1, 4, size=n) * 1.0 if weighted else None
-    tree = build_tree(data, weight, rows=np.arange(n), n_samples=n, model=model, use=use)
+    tree = build_tree(
+        data, weight, rows=np.arange(n), n_samples=n, model=model, use=use, exact=exact
+    )
     w = np.ones(n) if weight is None else weight * n / weight.sum()
     Z = hc_transform(data, use, w)
-    merges, costs, n_tied = brute_force_tree(Z, w, model, _alpha(Z, w))
+    merges, costs, n_tied = brute_force_tree(Z, w, model, _alpha(Z, w), exact=exact)
     assert n_tied >= 4  # the rule is exercised
     np.testing.assert_array_equal(tree.merges, merges)
     np.testing.assert_allclose(tree.costs, costs, rtol=1e-9, atol=1e-9)
@@ -559,3 +673,16 @@ def test_too_many_rows_without_a_subset_are_refused(monkeypatch):
     monkeypatch.setattr(gaussmix._hc, "_MAX_ROWS", 100)
     with pytest.raises(ValueError, match="subset"):
         hc_tree(IRIS, subset=None)
+
+
+def test_one_feature_starts_from_quantile_classes_unless_constant():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 1))
+    start = start_partitions(x, None, rows=np.arange(30), n_samples=30)
+    assert isinstance(start, QuantileClasses)
+    np.testing.assert_array_equal(start.labels(3), quantile_classes(x[:, 0], 3))
+    # A constant feature has no quantile classes (mclust's qclass never returns): the
+    # tree starts it, and a fit from it goes through.
+    constant = np.ones((20, 1))
+    assert isinstance(start_partitions(constant, None, rows=np.arange(20), n_samples=20), HCTree)
+    GaussianMixture(2, init_params="hc", reg_covar=1e-6).fit(constant)

@@ -473,7 +473,9 @@ def fit_em(
             lower_bounds.append(lower_bound)
             change = lower_bound - previous_bound
             printer.iteration(n_iter, change)
-            converged = abs(change) < tol
+            # An iterative M-step stopped at its iteration limit leaves the model short
+            # of the EM fixed point however little the likelihood moved.
+            converged = abs(change) < tol and model.m_step_converged
             if report is not None:
                 report(
                     EMIteration(index, n_init, n_iter, max_iter, lower_bound, change, converged)

@@ -16,6 +16,13 @@ What is replicated from mclust (version 6.0.0, ``hc``, ``hcVVV``, ``hcEII``,
   machine epsilon); ``det`` counts as 0 for groups with at most ``p`` rows.
   ``model="EII"`` is Ward's criterion, which mclust uses when there are no more
   rows than features.
+- mclust's arithmetic for VVV (``hcvvv``): when it stores the triangular factor of a
+  merged group's scatter it writes the factor's first row into every stored row, so
+  each group but the latest enters later merges with a scatter rebuilt from that one
+  row (see :mod:`gaussmix.kernels._hc`). Its trees are the criterion's only while
+  the groups are small: on mclust's ``wreath`` data the last three merges differ,
+  and so do the cuts into 2 and 3 groups. ``exact=False`` (the default) reproduces
+  mclust's costs; ``exact=True`` merges by the criterion itself.
 - Every row starts as its own group (duplicated rows too). Ties go to the last
   pair in mclust's order of group slots, and merges are reported as mclust's
   ``hcPairs`` (the smallest row index of each group). Cutting at ``k`` groups
@@ -38,7 +45,9 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 
+from ._qclass import QuantileClasses
 from ._validation import check_option, check_sample_weight, check_scalar_param
+from .exceptions import InvalidParameterError
 from .io import DataSource
 
 __all__ = [
@@ -49,6 +58,8 @@ __all__ = [
     "HCTree",
     "hc_transform",
     "hc_tree",
+    "mclust_start",
+    "start_partitions",
 ]
 
 HC_MODELS = ("VVV", "EII")
@@ -94,6 +105,9 @@ class HCTree:
         The criterion, ``"VVV"`` or ``"EII"``.
     use : str
         The transformation of the data, ``"SVD"``, ``"STD"`` or ``"VARS"``.
+    exact : bool
+        Whether VVV merges were priced by the criterion itself rather than as
+        mclust computes them.
     """
 
     rows: np.ndarray
@@ -102,6 +116,7 @@ class HCTree:
     n_samples: int
     model: str
     use: str
+    exact: bool = False
 
     @property
     def n_leaves(self) -> int:
@@ -145,7 +160,7 @@ class HCTree:
     def __repr__(self) -> str:
         return (
             f"HCTree(n_leaves={self.n_leaves}, n_samples={self.n_samples}, "
-            f"model={self.model!r}, use={self.use!r})"
+            f"model={self.model!r}, use={self.use!r}, exact={self.exact!r})"
         )
 
 
@@ -157,6 +172,7 @@ def hc_tree(
     use: str = "SVD",
     subset: int | None = SUBSET_ROWS,
     random_state=None,
+    exact: bool = False,
 ) -> HCTree:
     """Model-based agglomerative hierarchical clustering, as mclust's ``hc``.
 
@@ -184,6 +200,12 @@ def hc_tree(
         the square of the number of rows clustered.
     random_state : int, RandomState instance or None, default=None
         Draws the subset; not used when every row is clustered.
+    exact : bool, default=False
+        With ``model="VVV"``: False prices merges as mclust 6.0.0's Fortran does
+        (groups other than the latest enter with a scatter rebuilt from the first
+        row of their stored factor), which gives mclust's trees; True prices them by
+        the criterion above. The two agree while groups are small and can part
+        near the top of the tree. Ignored by ``"EII"``.
 
     Returns
     -------
@@ -211,8 +233,54 @@ def hc_tree(
     """
     check_option(model, "model", HC_MODELS)
     check_option(use, "use", HC_USES)
+    if not isinstance(exact, bool | np.bool_):
+        raise InvalidParameterError(f"exact must be True or False; got {exact!r}.")
     if subset is not None:
         check_scalar_param(subset, "subset", Integral, minimum=2)
+    X_rows, weight_rows, rows, n_samples = _clustered_rows(X, sample_weight, subset, random_state)
+    return build_tree(
+        X_rows,
+        weight_rows,
+        rows=rows,
+        n_samples=n_samples,
+        model=model,
+        use=use,
+        exact=bool(exact),
+    )
+
+
+def mclust_start(X, sample_weight=None, *, random_state=None) -> HCTree | QuantileClasses:
+    """mclust's starting partitions for every number of groups, as ``mclustBIC``'s.
+
+    The rows are those :func:`hc_tree` clusters (a random subset of 2000 when there
+    are more); see :func:`start_partitions`.
+    """
+    X_rows, weight_rows, rows, n_samples = _clustered_rows(
+        X, sample_weight, SUBSET_ROWS, random_state
+    )
+    return start_partitions(X_rows, weight_rows, rows=rows, n_samples=n_samples)
+
+
+def start_partitions(
+    X_rows: np.ndarray, sample_weight: np.ndarray | None, *, rows: np.ndarray, n_samples: int
+) -> HCTree | QuantileClasses:
+    """mclust's starting partitions of the rows ``X_rows``, cut with ``.labels(k)``.
+
+    One feature: mclust's quantile classes (``qclass``; the weights only choose the
+    rows, the quantiles are unweighted), unless the feature is constant, which has no
+    quantile classes (mclust's ``qclass`` never returns) and gets the tree. More: the
+    VVV tree when there are more rows than features, else the EII tree (mclust's rule).
+    """
+    if X_rows.shape[1] == 1:
+        values = np.asarray(X_rows, dtype=np.float64)[:, 0]
+        if values.min() < values.max():
+            return QuantileClasses(np.asarray(rows, dtype=np.intp), values, int(n_samples))
+    model = "VVV" if X_rows.shape[0] > X_rows.shape[1] else "EII"
+    return build_tree(X_rows, sample_weight, rows=rows, n_samples=n_samples, model=model)
+
+
+def _clustered_rows(X, sample_weight, subset, random_state):
+    """The rows to cluster: (their data, their weights, their indices, n_samples)."""
     if isinstance(X, DataSource):
         n_samples, take = X.n_rows, X.read_rows
     else:
@@ -225,9 +293,7 @@ def hc_tree(
     weight = check_sample_weight(sample_weight, n_samples, 1)
     rows = sample_rows(n_samples, weight, subset, check_random_state(random_state))
     weight_rows = None if weight is None else weight[rows]
-    return build_tree(
-        take(rows), weight_rows, rows=rows, n_samples=n_samples, model=model, use=use
-    )
+    return take(rows), weight_rows, rows, n_samples
 
 
 def sample_rows(
@@ -261,6 +327,7 @@ def build_tree(
     n_samples: int,
     model: str = "VVV",
     use: str = "SVD",
+    exact: bool = False,
 ) -> HCTree:
     """The tree of the rows ``X_rows`` (the rows ``rows`` of an ``n_samples``-row set)."""
     n_leaves = X_rows.shape[0]
@@ -287,6 +354,7 @@ def build_tree(
         alpha,
         1.0,
         TIE_RTOL,
+        not exact,
     )
     return HCTree(
         rows=np.asarray(rows, dtype=np.intp),
@@ -295,6 +363,7 @@ def build_tree(
         n_samples=int(n_samples),
         model=model,
         use=use,
+        exact=exact,
     )
 
 

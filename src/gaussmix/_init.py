@@ -8,7 +8,8 @@ to their weight.
 
 ``"hc"`` is mclust's start: the partition into ``n_components`` groups of a
 model-based hierarchical clustering (:mod:`gaussmix._hc`) of at most 2000 rows,
-drawn uniformly when there are more (the only use of ``random_state``).
+drawn uniformly when there are more (the only use of ``random_state``); with one
+feature, mclust's quantile classes of those rows (:mod:`gaussmix._qclass`).
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def _hc_stats(backend, kernel, scatter, n_components, random_state, cache) -> Su
     As mclust's ``mclustBIC``: the tree is built on a uniform random subset of
     ``_hc.SUBSET_ROWS`` rows when there are more; EM then starts from the M-step
     of that partition and runs on every row. mclust's criterion is VVV when there
-    are more rows than features, and EII otherwise.
+    are more rows than features, and EII otherwise; one feature starts from
+    quantile classes instead.
     """
     weight = backend.sample_weight
     held = None if cache is None else cache.get("hc")
@@ -151,10 +153,7 @@ def _hc_stats(backend, kernel, scatter, n_components, random_state, cache) -> Su
         rows = _hc.sample_rows(backend.n_rows, weight, _hc.SUBSET_ROWS, random_state)
         X_rows = backend.take(rows)
         weight_rows = None if weight is None else weight[rows]
-        model = "VVV" if rows.size > X_rows.shape[1] else "EII"
-        tree = _hc.build_tree(
-            X_rows, weight_rows, rows=rows, n_samples=backend.n_rows, model=model
-        )
+        tree = _hc.start_partitions(X_rows, weight_rows, rows=rows, n_samples=backend.n_rows)
         held = (tree, X_rows, weight_rows)
         if cache is not None and rows.size == _positive_rows(backend.n_rows, weight):
             cache["hc"] = held

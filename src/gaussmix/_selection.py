@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 
-from ._hc import SUBSET_ROWS, hc_tree
+from ._hc import mclust_start
 from ._mixture import GaussianMixture
 from ._validation import check_sample_weight
 from .backends import thread_limit
@@ -301,15 +301,13 @@ def _model_names(covariance_types) -> list[str]:
 def _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed) -> dict:
     """The starting partition for each number of components, shared by all models.
 
-    For ``init_params="hc"`` one tree is built and cut at every K, as mclust does.
+    For ``init_params="hc"`` one tree is built and cut at every K (quantile classes
+    for one feature), as mclust does.
     """
     partitions = dict.fromkeys(ks)
     if template.init_params == "hc":
         try:
-            n_rows, n_features = _shape(X)
-            # mclust's rule: VVV when there are more rows than features, else EII.
-            model = "VVV" if min(n_rows, SUBSET_ROWS) > n_features else "EII"
-            tree = hc_tree(X, sample_weight, model=model, random_state=tree_seed)
+            tree = mclust_start(X, sample_weight, random_state=tree_seed)
         except Exception:  # each cell then reports its own failure
             return partitions
         for k in ks:
@@ -360,7 +358,10 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
             # regularised either way: one warning per cell would drown the user.
             warnings.simplefilter("ignore")
             estimator.fit(X, sample_weight=sample_weight)
-            _check_not_spurious(estimator)
+            try:
+                _check_not_spurious(estimator)
+            except SpuriousFitError as collapsed:
+                estimator = _fit_without_collapse(X, sample_weight, params, seed, collapsed)
             n, log_likelihood, max_log_resp = estimator._criteria_terms(X, sample_weight)
     except Exception as exc:
         row = (k, name, *([math.nan] * 7), False, 0, time.perf_counter() - start)
@@ -391,6 +392,41 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
 
 class SpuriousFitError(ValueError):
     """A fit whose likelihood is driven by a collapsed component."""
+
+
+# Further starts of a cell whose fit collapsed: k-means from these many seeds, and
+# mclust's start where the cell did not begin from it.
+FALLBACK_KMEANS_STARTS = 3
+
+
+def _fit_without_collapse(X, sample_weight, params, seed, collapsed):
+    """The best fit of the cell, from further starts, in which no component collapsed.
+
+    A start that leads a component onto a point (or a flat subset) says nothing about
+    the cell's model: other starts often reach a proper maximum (mclust's reports
+    them). Each start is fitted and checked on its own, so a collapsed fit with a
+    higher likelihood cannot hide a proper one. Raises ``collapsed`` again when every
+    start collapses.
+    """
+    streams = np.random.SeedSequence([seed, 1]).generate_state(FALLBACK_KMEANS_STARTS + 1)
+    starts = [("kmeans", int(stream)) for stream in streams[:FALLBACK_KMEANS_STARTS]]
+    if params["init_params"] != "hc":
+        starts.append(("hc", int(streams[-1])))
+    best = None
+    for init_params, random_state in starts:
+        candidate = GaussianMixture(
+            **{**params, "init_params": init_params, "random_state": random_state, "n_init": 1}
+        )
+        try:
+            candidate.fit(X, sample_weight=sample_weight)
+            _check_not_spurious(candidate)
+        except ValueError:  # collapsed too, or a start that cannot be made
+            continue
+        if best is None or candidate.lower_bound_ > best.lower_bound_:
+            best = candidate
+    if best is None:
+        raise collapsed
+    return best
 
 
 def _check_not_spurious(estimator) -> None:

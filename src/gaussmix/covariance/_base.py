@@ -192,6 +192,11 @@ class CovarianceModel(ABC):
         Whether ``covariances[k]`` is component k's own covariance, estimated
         from its own statistics alone (False when any part of it is shared with
         the other components).
+    m_step_converged : bool
+        Whether the latest :meth:`m_step` reached its own optimum: always for the
+        closed forms; for the iterative ones, whether their iterations stopped on
+        their tolerance rather than at their limit. EM does not stop on an
+        iteration whose M-step did not.
     """
 
     name: str
@@ -199,6 +204,7 @@ class CovarianceModel(ABC):
     scatter: str
     form: str
     per_component: bool
+    m_step_converged: bool = True
 
     @abstractmethod
     def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:

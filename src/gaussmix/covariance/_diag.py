@@ -137,7 +137,9 @@ class VEICovariance(ConstrainedMixin, _AxisAligned):
     def m_step(self, n_k, scatter_k, reg, previous=None):
         values = regularised_scatter(n_k, scatter_k, reg)
         start = None if previous is None else unit_determinant(previous)[1]
-        volume, shape, _ = shared_shape(n_k, values, start, self.tol, self.max_iter)
+        volume, shape, _, self.m_step_converged = shared_shape(
+            n_k, values, start, self.tol, self.max_iter
+        )
         return volume[:, None] * shape
 
     def keep_empty(self, covariances, previous, empty):

@@ -54,7 +54,9 @@ class VEECovariance(_Constrained):
     def m_step(self, n_k, scatter_k, reg, previous=None):
         scatter = regularised_scatter(n_k, scatter_k, reg)
         start = None if previous is None else volumes(previous)
-        volume, shared, _ = shared_shape_matrix(n_k, scatter, start, self.tol, self.max_iter)
+        volume, shared, _, self.m_step_converged = shared_shape_matrix(
+            n_k, scatter, start, self.tol, self.max_iter
+        )
         return volume[:, None, None] * shared
 
     def keep_empty(self, covariances, previous, empty):
@@ -84,7 +86,7 @@ class _CommonOrientation(_Constrained):
             start = sorted_eigh(scatter.sum(axis=0))[1]
         else:
             start = common_orientation(previous)
-        orientation, eigenvalues, _ = common_orientation_mm(
+        orientation, eigenvalues, _, self.m_step_converged = common_orientation_mm(
             n_k, scatter, start, self.equal_volume, self.tol, self.max_iter
         )
         return compose(orientation, eigenvalues)
@@ -164,7 +166,9 @@ class VEVCovariance(_Constrained):
     def m_step(self, n_k, scatter_k, reg, previous=None):
         eigenvalues, orientations = sorted_eigh(regularised_scatter(n_k, scatter_k, reg))
         start = None if previous is None else volumes(previous)
-        volume, shape, _ = shared_shape(n_k, eigenvalues, start, self.tol, self.max_iter)
+        volume, shape, _, self.m_step_converged = shared_shape(
+            n_k, eigenvalues, start, self.tol, self.max_iter
+        )
         return compose(orientations, volume[:, None] * shape)
 
     def keep_empty(self, covariances, previous, empty):

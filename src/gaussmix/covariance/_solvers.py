@@ -107,6 +107,9 @@ def shared_shape(
     volumes : ndarray of shape (n_components,)
     shape : ndarray of shape (n_features,)
     n_iter : int
+    converged : bool
+        False when the iterations stopped at ``max_iter`` rather than on the
+        tolerance (or on round-off, or degenerate data: nothing more to gain).
     """
     n_features = values.shape[1]
     volume = _start_volumes(volumes0, values.sum(axis=1) / n_features, n_k)
@@ -127,7 +130,9 @@ def shared_shape(
             if _converged(q, q_previous, tol):
                 break
             q_previous = q
-    return volume, shape, n_iter
+        else:
+            return volume, shape, n_iter, False
+    return volume, shape, n_iter, True
 
 
 def shared_shape_matrix(
@@ -157,6 +162,9 @@ def shared_shape_matrix(
     shared : ndarray of shape (n_features, n_features)
         ``C``, determinant 1 (NaN when the data are degenerate).
     n_iter : int
+    converged : bool
+        False when the iterations stopped at ``max_iter`` rather than on the
+        tolerance (or on round-off, or degenerate data: nothing more to gain).
     """
     n_features = scatter.shape[-1]
     trace = np.trace(scatter, axis1=1, axis2=2)
@@ -190,7 +198,9 @@ def shared_shape_matrix(
             if _converged(q, q_previous, tol):
                 break
             q_previous = q
-    return volume, shared, n_iter
+        else:
+            return volume, shared, n_iter, False
+    return volume, shared, n_iter, True
 
 
 def _eigenvalues_along(
@@ -266,13 +276,16 @@ def common_orientation_mm(
     eigenvalues : ndarray of shape (n_components, n_features)
         ``e_k``, in the order of the orientation's columns.
     n_iter : int
+    converged : bool
+        False when the iterations stopped at ``max_iter`` rather than on the
+        tolerance (or on round-off, or degenerate data: nothing more to gain).
     """
     orientation = orientation0
     eigenvalues, q = _eigenvalues_along(n_k, scatter, orientation, equal_volume)
     largest = eigenvalues_of(scatter)[:, -1]
     n_iter = 0
     if not np.all(np.isfinite(eigenvalues)):
-        return orientation, eigenvalues, n_iter
+        return orientation, eigenvalues, n_iter, True
     # Overflow on degenerate data gives a non-finite step, which is not taken.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while n_iter < max_iter:
@@ -297,4 +310,6 @@ def common_orientation_mm(
                 break
             if _converged(q, q_previous, tol):
                 break
-    return orientation, eigenvalues, n_iter
+        else:
+            return orientation, eigenvalues, n_iter, False
+    return orientation, eigenvalues, n_iter, True

@@ -14,6 +14,22 @@ mean and scatter), never from the rows.
   initialisation does not use this criterion; here the rule is the same for all.)
 - ``"EII"``: Ward's cost ``n_a n_b / (n_a + n_b) |mean_a - mean_b|^2``.
 
+With ``mclust_factors`` the VVV costs are those mclust's Fortran (``hcvvv``, 6.0.0)
+computes rather than the criterion above. mclust keeps a group's scatter as a
+triangular factor ``R`` (``R^T R = W``), and when it stores the factor of a merged
+group it writes the factor's *first* row into every stored row; a stored row ``k``
+(1-based) is read back from column ``k``. So a group of ``c`` rows that is read back
+from storage has the scatter ``W'_ab = min(a, b, c - 1) r_a r_b`` (1-based ``a``,
+``b``), with ``r = W[0, :] / sqrt(W_11)`` the first row of its factor. Only the group
+made by the latest merge is used with its own factor (the costs of its pairs are
+computed right after the merge, and a merge of it at the next step reuses that
+factor); every other group enters a merge, and the cost of a pair, through ``W'``.
+The new group's term is the chosen cost plus the two terms (mclust's ``tmop``), and
+its trace is exact. When ``W_11 = 0`` (the first column constant within the group)
+``r`` is the first row of the factor mclust starts from: that of the latest group
+when it takes part, else that of the group in the higher slot, else (two single
+rows) ``sqrt(n_a n_b / (n_a + n_b)) (mean_a - mean_b)``.
+
 Group bookkeeping follows mclust's Fortran so that ties are broken the same way:
 groups live in slots ``0..g-1``; the costs of all pairs are stored packed,
 pair ``(i, j)`` with ``i < j`` at ``j (j - 1) / 2 + i``; the merged group takes the
@@ -53,7 +69,7 @@ __all__ = ["MODEL_CODES", "agglomerate"]
 MODEL_CODES = {"VVV": 0, "EII": 1}
 
 
-def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
+def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol, mclust_factors=False):
     """Merge the rows of ``Z`` into one group, cheapest merge first.
 
     Parameters
@@ -69,6 +85,10 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
     tie_rtol : float
         Merges whose costs exceed the cheapest by at most this times its magnitude
         are tied, and go to mclust's rule; 0 ties only equal costs.
+    mclust_factors : bool
+        VVV only: price merges as mclust's Fortran does, with the stored factors of
+        groups other than the latest reduced to their first row (see the module
+        docstring); False prices them by the criterion itself.
 
     Returns
     -------
@@ -87,4 +107,5 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
         float(alpha),
         float(beta),
         float(tie_rtol),
+        bool(mclust_factors),
     )

@@ -60,11 +60,12 @@ double full_term(const double* scatter, int64_t p, double weight, double trace, 
 class Agglomeration {
   public:
     Agglomeration(const double* Z, int64_t m, int64_t p, const double* sample_weight, bool vvv,
-                  double alpha, double beta)
-        : m_(m), p_(p), vvv_(vvv), alpha_(alpha), beta_(beta), count_(m, 1),
-          weight_(sample_weight, sample_weight + m), mean_(Z, Z + m * p),
+                  double alpha, double beta, bool mclust_factors)
+        : m_(m), p_(p), vvv_(vvv), stored_(vvv && mclust_factors), alpha_(alpha), beta_(beta),
+          count_(m, 1), weight_(sample_weight, sample_weight + m), mean_(Z, Z + m * p),
           scatter_(vvv ? m * p * p : 0, 0.0), trace_(m, 0.0), term_(m), label_(m),
-          merged_(p * p, 0.0), work_(p * p, 0.0) {
+          merged_(p * p, 0.0), work_(p * p, 0.0), first_row_(stored_ ? m * p : 0, 0.0),
+          fresh_(stored_ ? p * p : 0, 0.0) {
         for (int64_t i = 0; i < m; ++i) {
             term_[i] = vvv ? trace_term(weight_[i], 0.0, alpha, beta) : 0.0;
             label_[i] = i;
@@ -125,6 +126,44 @@ class Agglomeration {
         }
     }
 
+    // Lower triangle of group a's scatter as mclust reads it back from storage,
+    // min(r, c, count - 1) first_row_r first_row_c (1-based r, c).
+    void store_scatter(int64_t a) {
+        const double* first_row = &first_row_[a * p_];
+        const int64_t rows = std::min(count_[a] - 1, p_);
+        double* s = &scatter_[a * p_ * p_];
+        for (int64_t r = 0; r < p_; ++r)
+            for (int64_t c = 0; c <= r; ++c)
+                s[r * p_ + c] = static_cast<double>(std::min(c + 1, rows)) * first_row[r] *
+                                first_row[c];
+    }
+
+    // With mclust's factors: the merged group's term (mclust's tmop) and the first row
+    // of its factor; it becomes the latest group, kept with its own scatter.
+    void store_merge(int64_t bi, int64_t bj, double cost, double factor) {
+        const int64_t p = p_;
+        term_[bi] = cost + term_[bi] + term_[bj];
+        double* first_row = &first_row_[bi * p];
+        if (merged_[0] > 0.0) {
+            const double root = std::sqrt(merged_[0]);
+            for (int64_t k = 0; k < p; ++k) first_row[k] = merged_[k * p] / root;
+        } else if (count_[bi] == 1 && count_[bj] == 1) {
+            const double root = std::sqrt(factor);
+            for (int64_t k = 0; k < p; ++k)
+                first_row[k] = root * (mean_[bi * p + k] - mean_[bj * p + k]);
+        } else {
+            // mclust's factor starts from the latest group's rows, else from those of
+            // the group in the higher slot.
+            int64_t src = fresh_slot_;
+            if (fresh_slot_ != bi && fresh_slot_ != bj) src = count_[bj] > 1 ? bj : bi;
+            if (src != bi)
+                for (int64_t k = 0; k < p; ++k) first_row[k] = first_row_[src * p + k];
+        }
+        for (int64_t r = 0; r < p; ++r)
+            for (int64_t c = 0; c <= r; ++c) fresh_[r * p + c] = merged_[r * p + c];
+        fresh_slot_ = bi;
+    }
+
     // Minimum of the pairs (i, j), i < j, and the last i attaining it.
     void rescan(int64_t j) {
         const double* row = &d_[pair(0, j)];
@@ -164,11 +203,15 @@ class Agglomeration {
 
     int64_t m_, p_;
     bool vvv_;
+    bool stored_;  // VVV priced as mclust's Fortran does (its stored factors)
     double alpha_, beta_;
     std::vector<int64_t> count_;
     std::vector<double> weight_, mean_, scatter_, trace_, term_;
     std::vector<int64_t> label_;  // a group's name: its smallest row index
     std::vector<double> merged_, work_;
+    std::vector<double> first_row_;  // with stored_: row 1 of each group's factor
+    std::vector<double> fresh_;      // the latest group's own scatter, while it is the latest
+    int64_t fresh_slot_ = -1;
     Buffer<double> d_;  // the costs of all pairs, packed
     std::vector<double> row_min_;
     std::vector<int64_t> row_arg_;
@@ -248,11 +291,19 @@ void Agglomeration::run(double tie_rtol, int64_t* merges, double* costs) {
         if (vvv_) {
             const double dist = squared_distance(bi, bj);
             trace_[bi] = trace_[bi] + trace_[bj] + factor * dist;
+            if (stored_ && (fresh_slot_ == bi || fresh_slot_ == bj)) {
+                // The latest group takes part with its own factor.
+                double* own = &scatter_[fresh_slot_ * p * p];
+                for (int64_t r = 0; r < p; ++r)
+                    for (int64_t c = 0; c <= r; ++c) own[r * p + c] = fresh_[r * p + c];
+            }
             merged_scatter(bi, bj, factor);
             double* s = &scatter_[bi * p * p];
             for (int64_t r = 0; r < p; ++r)
                 for (int64_t c = 0; c <= r; ++c) s[r * p + c] = merged_[r * p + c];
-            if (count_[bi] + count_[bj] > p && trace_[bi] > 0.0)
+            if (stored_)
+                store_merge(bi, bj, costs[step], factor);
+            else if (count_[bi] + count_[bj] > p && trace_[bi] > 0.0)
                 term_[bi] = full_term(merged_.data(), p, w, trace_[bi], alpha_, beta_,
                                       work_.data());
             else
@@ -280,6 +331,8 @@ void Agglomeration::run(double tie_rtol, int64_t* merges, double* costs) {
                 trace_[bj] = trace_[last];
                 term_[bj] = term_[last];
             }
+            if (stored_)
+                for (int64_t k = 0; k < p; ++k) first_row_[bj * p + k] = first_row_[last * p + k];
             const int64_t base_last = pair(0, last);
             const int64_t base_j = pair(0, bj);
             for (int64_t i = 0; i < bj; ++i) d_[base_j + i] = d_[base_last + i];
@@ -287,8 +340,10 @@ void Agglomeration::run(double tie_rtol, int64_t* merges, double* costs) {
         }
         --g;
 
-        // New costs of the merged group, then the row minima they touch.
+        // New costs of the merged group (with its own scatter), then the row minima
+        // they touch.
         fill(bi, g);
+        if (stored_) store_scatter(bi);
         if (bj < g) rescan(bj);
         if (bi > 0) rescan(bi);
         for (int64_t j = bi + 1; j < g; ++j) {
@@ -303,8 +358,8 @@ void Agglomeration::run(double tie_rtol, int64_t* merges, double* costs) {
 
 void agglomerate(const double* Z, int64_t n_rows, int64_t n_features,
                  const double* sample_weight, bool vvv, double alpha, double beta,
-                 double tie_rtol, int64_t* merges, double* costs) {
-    Agglomeration(Z, n_rows, n_features, sample_weight, vvv, alpha, beta)
+                 double tie_rtol, bool mclust_factors, int64_t* merges, double* costs) {
+    Agglomeration(Z, n_rows, n_features, sample_weight, vvv, alpha, beta, mclust_factors)
         .run(tie_rtol, merges, costs);
 }
 

@@ -9,9 +9,12 @@ namespace gaussmix {
 // first: mclust's VVV criterion (``vvv``) or EII's (Ward's). merges (n_rows - 1 x 2)
 // receives the smallest row indices of the groups each merge joins, costs
 // (n_rows - 1) the increase of the criterion. Merges whose costs exceed the cheapest
-// by at most tie_rtol times its magnitude are tied, and go to mclust's rule.
+// by at most tie_rtol times its magnitude are tied, and go to mclust's rule. With
+// mclust_factors, VVV merges are priced as mclust's Fortran (hcvvv) prices them: the
+// stored factor of every group but the latest reduced to its first row
+// (gaussmix/kernels/_hc.py).
 void agglomerate(const double* Z, int64_t n_rows, int64_t n_features,
                  const double* sample_weight, bool vvv, double alpha, double beta,
-                 double tie_rtol, int64_t* merges, double* costs);
+                 double tie_rtol, bool mclust_factors, int64_t* merges, double* costs);
 
 }  // namespace gaussmix

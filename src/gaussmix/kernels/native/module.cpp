@@ -255,7 +255,7 @@ Array<double> py_cumulative_sum(In<double, 1> values) {
 }
 
 nb::tuple py_agglomerate(In<double, 2> Z, In<double, 1> weight, bool vvv, double alpha,
-                         double beta, double tie_rtol) {
+                         double beta, double tie_rtol, bool mclust_factors) {
     const size_t m = Z.shape(0), p = Z.shape(1);
     check(weight.shape(0) == m, "sample_weight must have one value per row");
     const size_t n_merges = m > 0 ? m - 1 : 0;
@@ -265,7 +265,8 @@ nb::tuple py_agglomerate(In<double, 2> Z, In<double, 1> weight, bool vvv, double
     auto costs_array = new_array<double>({n_merges}, costs);
     {
         nb::gil_scoped_release release;
-        agglomerate(Z.data(), m, p, weight.data(), vvv, alpha, beta, tie_rtol, merges, costs);
+        agglomerate(Z.data(), m, p, weight.data(), vvv, alpha, beta, tie_rtol, mclust_factors,
+                    merges, costs);
     }
     return nb::make_tuple(merges_array, costs_array);
 }
@@ -362,7 +363,7 @@ NB_MODULE(_gaussmix, m) {
     m.def("cumulative_sum", &py_cumulative_sum, "values"_a);
 
     m.def("agglomerate", &py_agglomerate, "Z"_a, "sample_weight"_a, "vvv"_a, "alpha"_a,
-          "beta"_a, "tie_rtol"_a);
+          "beta"_a, "tie_rtol"_a, "mclust_factors"_a);
 
     m.def("transpose_rows", &py_transpose_rows, "X"_a.noconvert(), "start"_a, "n_rows"_a,
           "Xt"_a.noconvert());
