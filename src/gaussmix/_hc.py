@@ -41,6 +41,7 @@ from sklearn.utils import check_array, check_random_state
 
 from ._validation import check_option, check_sample_weight, check_scalar_param
 from .io import DataSource
+from .kernels import hc_agglomerate
 
 __all__ = [
     "HC_MODELS",
@@ -279,8 +280,7 @@ def build_tree(
     total = float(weight @ np.einsum("ij,ij->i", centred, centred))
     alpha = max(total / (max(n_leaves, 1) * Z.shape[1]), _EPS)
 
-    from .kernels._hc import MODEL_CODES, agglomerate
-
+    agglomerate, MODEL_CODES = hc_agglomerate()
     merges, costs = agglomerate(
         np.ascontiguousarray(Z, dtype=np.float64),
         weight,

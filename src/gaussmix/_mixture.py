@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
-from types import SimpleNamespace
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -15,19 +17,31 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
-from ._em import DataScale, MixtureParams, estep_stats, fit_em, m_step, params_log_norm
-from ._init import INIT_METHODS, SUBSET_METHODS, initial_stats, partition_stats
-from ._kmeans import kmeans_labels
-from ._online import step_size
+from ._em import EMResult, fit_em, warn_repairs
+from ._init import INIT_METHODS, Partition, initial_params, kmeans_partition
+from ._mstep import check_log_likelihood, m_step
+from ._online import OnlineState, step_size
 from ._online import update as online_update
-from .backends import InMemoryBackend, resolve
-from .covariance import CovarianceModel, Repair, get_covariance_model
-from .covariance._base import RIDGE_FRACTION
-from .exceptions import DegenerateComponentWarning, InvalidParameterError, NumericalError
+from ._params import MixtureParams
+from ._setup import FitSetup
+from .backends import resolve
+from .covariance import CovarianceModel, get_covariance_model
+from .exceptions import InvalidParameterError, NumericalError
 from .io import DataSource
 from .kernels import KERNEL_NAMES, get_kernel
 
-__all__ = ["GaussianMixture"]
+__all__ = [
+    "GaussianMixture",
+    "check_mixture_params",
+    "criteria_terms",
+    "fit_mixture",
+    "n_free_parameters",
+    "row_criteria_terms",
+    "start_partition",
+]
+
+# The attributes GaussianMixture.check_saved_attributes checks as arrays.
+_SAVED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -231,6 +245,84 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
 
+    # What a model file keeps of a fitted mixture besides its parameters (see
+    # gaussmix.persistence): the fitted attributes by kind, and those it may lack.
+    saved_attributes: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            "weights_": "array",
+            "means_": "array",
+            "covariances_": "array",
+            "precisions_": "array",
+            "precisions_cholesky_": "array",
+            "converged_": "bool",
+            "n_iter_": "int",
+            "lower_bound_": "float",
+            "lower_bounds_": "floats",
+            "n_features_in_": "int",
+            "feature_names_in_": "strings",
+        }
+    )
+    optional_saved_attributes: ClassVar[tuple[str, ...]] = ("feature_names_in_",)
+
+    @classmethod
+    def check_saved_attributes(cls, params: dict, attributes: dict) -> None:
+        """Raise ValueError unless a mixture's fitted attributes are valid and consistent.
+
+        Checks one float dtype for all arrays; shapes from ``n_components``,
+        ``n_features_in_`` and the covariance model's ``shape``; weights
+        non-negative and summing to one; each covariance symmetric positive
+        definite; ``precisions_cholesky_`` the Cholesky factor of its inverse and
+        ``precisions_`` its product, to within what the dtype and the covariance's
+        condition number allow; ``feature_names_in_`` one name per feature.
+
+        Parameters
+        ----------
+        params : dict
+            The estimator's (already valid) parameters; uses ``n_components`` and
+            ``covariance_type``.
+        attributes : dict
+            Fitted attributes of the kinds in ``saved_attributes``.
+        """
+        n_components = int(params["n_components"])
+        n_features = attributes["n_features_in_"]
+        model = get_covariance_model(params["covariance_type"])
+        arrays = {name: attributes[name] for name in _SAVED_ARRAYS}
+        dtypes = {str(array.dtype) for array in arrays.values()}
+        if len(dtypes) != 1:
+            found = ", ".join(f"{name} {array.dtype}" for name, array in arrays.items())
+            raise ValueError(f"the fitted arrays should share one dtype; found {found}.")
+        if n_features < 1:
+            raise ValueError(f"n_features_in_ should be at least 1; got {n_features}.")
+        shapes = dict.fromkeys(_SAVED_ARRAYS, model.shape(n_components, n_features))
+        shapes["weights_"] = (n_components,)
+        shapes["means_"] = (n_components, n_features)
+        for name, shape in shapes.items():
+            if arrays[name].shape != shape:
+                raise ValueError(
+                    f"{name} should have shape {shape} for n_components={n_components}, "
+                    f"n_features_in_={n_features} and covariance_type="
+                    f"{params['covariance_type']!r}; got {arrays[name].shape}."
+                )
+        eps = float(np.finfo(arrays["weights_"].dtype).eps)
+        weights = arrays["weights_"].astype(np.float64)
+        if np.any(weights < 0):
+            raise ValueError(f"weights_ should be non-negative; got {weights.min():g}.")
+        # 1e-6: what weights_init may be off by (and with max_iter=0 it is weights_).
+        if abs(weights.sum() - 1.0) > 1e-6 + 4 * n_components * eps:
+            raise ValueError(f"weights_ should sum to 1; they sum to {weights.sum():.17g}.")
+        model.check_saved(
+            *(arrays[name].astype(np.float64) for name in _SAVED_ARRAYS[2:]),
+            n_components,
+            n_features,
+            eps,
+        )
+        names = attributes.get("feature_names_in_")
+        if names is not None and names.shape != (n_features,):
+            raise ValueError(
+                f"feature_names_in_ should hold n_features_in_ = {n_features} names; "
+                f"got {names.shape[0]}."
+            )
+
     # ------------------------------------------------------------------ fitting
 
     def fit(self, X, y=None, sample_weight=None):
@@ -254,7 +346,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self : GaussianMixture
             The fitted estimator.
         """
-        self._fit(X, sample_weight)
+        fit_mixture(self, X, sample_weight)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -272,96 +364,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Same as ``fit(X).predict(X)``.
         """
-        self._fit(X, sample_weight)
+        fit_mixture(self, X, sample_weight)
         return self.predict(X)
-
-    def _check_params(self) -> CovarianceModel:
-        check.check_scalar_param(self.n_components, "n_components", Integral, minimum=1)
-        model = get_covariance_model(self.covariance_type)
-        check.check_scalar_param(self.tol, "tol", Real, minimum=0)
-        check.check_scalar_param(self.reg_covar, "reg_covar", Real, minimum=0, options=("auto",))
-        check.check_scalar_param(self.max_iter, "max_iter", Integral, minimum=0)
-        check.check_scalar_param(self.n_init, "n_init", Integral, minimum=1)
-        check.check_init_params(self.init_params, INIT_METHODS)
-        check.check_bool_param(self.warm_start, "warm_start")
-        check.check_scalar_param(self.verbose, "verbose", Integral, minimum=0)
-        check.check_scalar_param(self.verbose_interval, "verbose_interval", Integral, minimum=1)
-        check.check_scalar_param(
-            self.block_size, "block_size", Integral, minimum=1, allow_none=True
-        )
-        check.check_option(self.kernel, "kernel", KERNEL_NAMES)
-        check.check_scalar_param(self.learning_decay, "learning_decay", Real)
-        if not 0.5 < self.learning_decay <= 1:
-            raise InvalidParameterError(
-                f"learning_decay must be in (0.5, 1]; got {self.learning_decay!r}."
-            )
-        check.check_scalar_param(self.learning_offset, "learning_offset", Real, minimum=0)
-        return model
-
-    def _fit(self, X, sample_weight) -> None:
-        model = self._check_params()
-        warm = self.warm_start and hasattr(self, "converged_")
-        if isinstance(X, DataSource):
-            self._set_source_features(X)
-        else:
-            X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-            check.check_magnitude(X)
-        n_samples, n_features = X.shape
-        n_components = self.n_components
-        if n_samples < n_components:
-            raise ValueError(
-                f"Expected n_samples >= n_components but got n_components = {n_components}, "
-                f"n_samples = {n_samples}; reduce n_components or give more rows."
-            )
-        if warm and self.means_.shape != (n_components, n_features):
-            raise ValueError(
-                f"warm_start=True but the fitted model has means of shape {self.means_.shape} "
-                f"and X has {n_features} features with n_components={n_components}; "
-                "set warm_start=False to fit from scratch."
-            )
-        ctx = self._em_context(X, sample_weight, model)
-        self.__dict__.pop("_online", None)
-        methods = check.check_init_params(self.init_params, INIT_METHODS)
-        # n_init starts of each method, in the order given.
-        schedule = itertools.chain.from_iterable(
-            itertools.repeat(method, self.n_init) for method in methods
-        )
-
-        def initialize() -> tuple[MixtureParams, list[Repair]]:
-            if warm:
-                return self._params(), []
-            return self._initial_params(ctx, model, next(schedule))
-
-        result = fit_em(
-            ctx.backend,
-            ctx.kernel,
-            model,
-            initialize,
-            n_init=1 if warm else self.n_init * len(methods),
-            tol=self.tol,
-            max_iter=self.max_iter,
-            reg=ctx.reg,
-            eps10=ctx.eps10,
-            scale=ctx.scale,
-            start_lower_bound=self.lower_bound_ if warm else -np.inf,
-            verbose=self.verbose,
-            verbose_interval=self.verbose_interval,
-        )
-        attributes = _fitted_attributes(result.params, model, X.dtype)
-        _warn_repairs(result.repairs, model)
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = float(result.lower_bound)
-        self.lower_bounds_ = [float(b) for b in result.lower_bounds]
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the model with one batch of a stream: one step of online EM.
@@ -397,7 +401,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        model = self._check_params()
+        model = check_mixture_params(self)
         online = getattr(self, "_online", None)
         fitted = hasattr(self, "converged_")
         X = validate_data(
@@ -410,17 +414,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"The first batch has {X.shape[0]} rows but n_components = "
                     f"{self.n_components}; it needs at least as many rows as components."
                 )
-            ctx = self._em_context(X, sample_weight, model)
+            setup = _fit_setup(self, X, sample_weight, model)
             if fitted:
                 params, repairs = self._params(), []
             else:
                 first = check.check_init_params(self.init_params, INIT_METHODS)[0]
-                params, repairs = self._initial_params(ctx, model, first)
+                params, repairs = initial_params(setup, first)
             # The regularisation and data scale are fixed by the first batch.
-            online = SimpleNamespace(
-                stats=None, steps=0, reg=ctx.reg, scale=ctx.scale, kernel=ctx.kernel
-            )
-            backend = ctx.backend
+            online = OnlineState(reg=setup.reg, scale=setup.scale, kernel=setup.kernel)
+            backend = setup.backend
             bounds = []
         else:
             weight = check.check_sample_weight(sample_weight, X.shape[0], 1)
@@ -430,7 +432,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             params, repairs = self._params(), []
             bounds = getattr(self, "lower_bounds_", [])
         eps10 = 10 * float(np.finfo(X.dtype).eps)
-        batch = estep_stats(backend, online.kernel, model, params)
+        batch = check_log_likelihood(backend.estep(online.kernel, model, params))
         online.scale.offer(batch)
         steps = online.steps + 1
         stats = online_update(
@@ -440,7 +442,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             stats, model, online.reg, eps10, online.scale, previous=params
         )
         attributes = _fitted_attributes(params, model, X.dtype)
-        _warn_repairs([(steps, r) for r in repairs + step_repairs], model)
+        warn_repairs([(steps, r) for r in repairs + step_repairs], model, stacklevel=2)
         # Only a batch that gave a finite model moves the stream's state.
         online.stats, online.steps = stats, steps
         for name, value in attributes.items():
@@ -451,80 +453,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = batch.log_likelihood / batch.weight_sum
         self.lower_bounds_ = [*bounds, self.lower_bound_]
         return self
-
-    def _em_context(self, X, sample_weight, model: CovarianceModel) -> SimpleNamespace:
-        """Everything an EM run on validated ``X`` needs besides the parameters."""
-        n_samples, n_features = X.shape
-        n_components = self.n_components
-        ctx = SimpleNamespace(weights_init=None, means_init=None, precisions_init=None)
-        weight = check.check_sample_weight(sample_weight, n_samples, n_components)
-        if self.weights_init is not None:
-            ctx.weights_init = check.check_init_weights(self.weights_init, n_components)
-        if self.means_init is not None:
-            ctx.means_init = check.check_init_means(self.means_init, n_components, n_features)
-        if self.precisions_init is not None:
-            ctx.precisions_init = check.check_init_precisions(
-                self.precisions_init, model, n_components, n_features
-            )
-        ctx.kernel = get_kernel(self.kernel)
-        ctx.backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
-        ctx.eps10 = 10 * float(np.finfo(X.dtype).eps)
-        ctx.scale = DataScale(ctx.backend, ctx.kernel, X.dtype)
-        ctx.reg = (
-            RIDGE_FRACTION * ctx.scale()
-            if isinstance(self.reg_covar, str)
-            else np.full(n_features, float(self.reg_covar))
-        )
-        ctx.random_state = check_random_state(self.random_state)
-        ctx.init_cache = {}
-        return ctx
-
-    def _initial_params(
-        self, ctx: SimpleNamespace, model: CovarianceModel, method: str
-    ) -> tuple[MixtureParams, list[Repair]]:
-        """Initial parameters from one ``init_params`` method and the ``*_init`` arrays."""
-        params, repairs = None, []
-        first_start = getattr(ctx, "starts", 0) == 0
-        ctx.starts = getattr(ctx, "starts", 0) + 1
-        # A partition given by model selection (shared by every cell with the same
-        # number of components) replaces init_params for the first start.
-        partition = self.__dict__.get("_start_partition") if first_start else None
-        needs_start = (
-            ctx.weights_init is None or ctx.means_init is None or ctx.precisions_init is None
-        )
-        if needs_start and partition is not None:
-            rows, labels = partition
-            stats = partition_stats(
-                ctx.backend, ctx.kernel, rows, labels, self.n_components, model.scatter
-            )
-            params, repairs = m_step(
-                stats, model, ctx.reg, ctx.eps10, ctx.scale, weight_total=stats.weight_sum
-            )
-        elif needs_start:
-            subset = method in SUBSET_METHODS
-            # hc draws its own (smaller) subset from all the rows.
-            init_backend = ctx.backend if subset else _init_backend(ctx.backend, ctx.random_state)
-            stats = initial_stats(
-                method,
-                init_backend,
-                ctx.kernel,
-                model.scatter,
-                self.n_components,
-                ctx.random_state,
-                cache=ctx.init_cache,
-            )
-            if init_backend is ctx.backend and method in ("kmeans", "random"):
-                ctx.scale.offer(stats)  # each row's responsibilities sum to one
-            params, repairs = m_step(
-                stats,
-                model,
-                ctx.reg,
-                ctx.eps10,
-                ctx.scale,
-                weight_total=None if subset else init_backend.weight_sum,
-            )
-        params = _override(params, model, ctx.weights_init, ctx.means_init, ctx.precisions_init)
-        return params, repairs
 
     def _set_source_features(self, source: DataSource) -> None:
         """``n_features_in_`` and ``feature_names_in_`` from a data source."""
@@ -554,12 +482,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     "columns=[...])."
                 )
 
-    def _set_params(self, params: MixtureParams, model: CovarianceModel, dtype) -> None:
-        """Set the fitted attributes in ``dtype``; nothing is set if one would overflow."""
-        fitted = _fitted_attributes(params, model, dtype)
-        for name, value in fitted.items():
-            setattr(self, name, value)
-
     def _params(self) -> MixtureParams:
         """The fitted parameters as float64."""
         return MixtureParams(
@@ -578,17 +500,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return X
         return validate_data(self, X, dtype=check.float_dtypes(X), reset=False)
 
-    def _blocks_log_prob_resp(self, X):
-        """Yield ``(log p(x), log_resp)`` per row block of validated ``X``."""
+    def _map_rows(self, X, fn: Callable, dtype=None) -> np.ndarray:
+        """``fn(log_prob, log_resp)`` of each row block of validated ``X``, stacked."""
         model = get_covariance_model(self.covariance_type)
         params = self._params()
         n_components, n_features = params.means.shape
         precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
-        log_norm = params_log_norm(params, model)
+        log_norm = params.log_norm(model)
         kernel = get_kernel("numpy")
         backend = resolve(X, None, n_components=n_components, block_size=self.block_size)
-        for X_block, _ in backend.blocks():
-            yield kernel.log_prob_resp(X_block, params.means, precisions, log_norm, model.form)
+
+        def block(X_block):
+            log_prob, log_resp = kernel.log_prob_resp(
+                X_block, params.means, precisions, log_norm, model.form
+            )
+            return fn(log_prob, log_resp)
+
+        return backend.map_rows(block, dtype=dtype)
 
     def _out_dtype(self, X) -> np.dtype:
         return np.result_type(X.dtype, self.means_.dtype)
@@ -606,8 +534,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             log p(x_i), in the dtype of ``X`` and of the fitted parameters.
         """
         X = self._validate_for_inference(X)
-        parts = [log_prob for log_prob, _ in self._blocks_log_prob_resp(X)]
-        return np.concatenate(parts).astype(self._out_dtype(X), copy=False)
+        return self._map_rows(X, lambda log_prob, _: log_prob, dtype=self._out_dtype(X))
 
     def predict(self, X):
         """Most probable component of each sample.
@@ -621,9 +548,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         X = self._validate_for_inference(X)
-        return np.concatenate(
-            [np.argmax(log_resp, axis=1) for _, log_resp in self._blocks_log_prob_resp(X)]
-        )
+        return self._map_rows(X, lambda _, log_resp: np.argmax(log_resp, axis=1))
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.
@@ -638,13 +563,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Rows sum to one.
         """
         X = self._validate_for_inference(X)
-        resp = np.empty((X.shape[0], self.n_components), dtype=self._out_dtype(X))
-        start = 0
-        for _, log_resp in self._blocks_log_prob_resp(X):
-            stop = start + log_resp.shape[0]
-            resp[start:stop] = np.exp(log_resp)
-            start = stop
-        return resp
+        return self._map_rows(X, lambda _, log_resp: np.exp(log_resp), dtype=self._out_dtype(X))
 
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of the samples, weighted by ``sample_weight``.
@@ -675,10 +594,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return float(np.sum(check.check_sample_weight(sample_weight, np.shape(X)[0], 1)))
 
     def _n_parameters(self) -> int:
-        """Number of free parameters of the model."""
-        n_features = self.means_.shape[1]
-        model = get_covariance_model(self.covariance_type)
-        return model.n_parameters(self.n_components, n_features)
+        """Number of free parameters of the model (as scikit-learn's estimator has it)."""
+        return n_free_parameters(self)
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion (lower is better).
@@ -715,32 +632,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_likelihood = self.score(X, sample_weight=sample_weight) * n
         return -2 * log_likelihood + 2 * self._n_parameters()
 
-    def _start_labels(self, X, sample_weight=None):
-        """``(rows, labels)``: the partition ``init_params`` would start from.
-
-        ``rows`` holds the sorted rows the partition covers (None: all rows). None
-        is returned for starts that are not partitions. Model selection computes
-        this once per number of components and shares it across covariance models.
-        """
-        if self.init_params != "kmeans":
-            return None
-        model = self._check_params()
-        if isinstance(X, DataSource):
-            self._set_source_features(X)
-        else:
-            X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-        ctx = self._em_context(X, sample_weight, model)
-        init_backend, rows = _init_rows_backend(ctx.backend, ctx.random_state)
-        labels = kmeans_labels(
-            init_backend.X,
-            init_backend.sample_weight,
-            self.n_components,
-            ctx.random_state,
-            ctx.kernel,
-            init_backend.n_threads,
-        )
-        return rows, labels
-
     def uncertainty(self, X):
         """Classification uncertainty of each sample: ``1 - max_k r_ik``.
 
@@ -758,10 +649,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_for_inference(X)
         # -expm1(log r) keeps the digits of 1 - r when r is close to one.
-        parts = [
-            -np.expm1(np.max(log_resp, axis=1)) for _, log_resp in self._blocks_log_prob_resp(X)
-        ]
-        return np.concatenate(parts).astype(self._out_dtype(X), copy=False)
+        return self._map_rows(
+            X, lambda _, log_resp: -np.expm1(np.max(log_resp, axis=1)), dtype=self._out_dtype(X)
+        )
 
     def icl(self, X, sample_weight=None):
         """Integrated completed likelihood criterion (lower is better, like :meth:`bic`).
@@ -780,22 +670,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         icl : float
         """
-        n, log_likelihood, max_log_resp = self._criteria_terms(X, sample_weight)
+        n, log_likelihood, max_log_resp = criteria_terms(self, X, sample_weight)
         bic = -2 * log_likelihood + self._n_parameters() * math.log(n)
         return bic - 2 * max_log_resp
-
-    def _criteria_terms(self, X, sample_weight=None) -> tuple[float, float, float]:
-        """``(n, sum_i w_i log p(x_i), sum_i w_i log max_k r_ik)`` in one pass over ``X``."""
-        X = self._validate_for_inference(X)
-        log_prob, max_log_resp = [], []
-        for block_log_prob, log_resp in self._blocks_log_prob_resp(X):
-            log_prob.append(block_log_prob)
-            max_log_resp.append(np.max(log_resp, axis=1))
-        log_prob, max_log_resp = np.concatenate(log_prob), np.concatenate(max_log_resp)
-        weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
-        if weight is None:
-            return float(log_prob.shape[0]), float(log_prob.sum()), float(max_log_resp.sum())
-        return float(weight.sum()), float(weight @ log_prob), float(weight @ max_log_resp)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture.
@@ -830,39 +707,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return X.astype(self.means_.dtype, copy=False), y
 
 
-# The initialisation works on a uniform random sample of this many rows when the
-# data have more (in memory or read from a file): k-means and its relatives need
-# their rows in memory and cost several EM iterations on all of them, while a
-# sample of 100,000 rows places the starting means as well as the whole data
-# would for any number of components a mixture is fitted with. EM then runs on
-# every row. Below this size the start is scikit-learn's, on all rows.
-INIT_SAMPLE_ROWS = 100_000
-
-
-def _init_backend(backend, random_state: np.random.RandomState):
-    """The backend an initialisation runs on: the data, or a sample of their rows."""
-    return _init_rows_backend(backend, random_state)[0]
-
-
-def _init_rows_backend(backend, random_state: np.random.RandomState):
-    """``(init_backend, rows)``: the backend and the sorted rows it holds (None: all)."""
-    n_rows = backend.n_rows
-    if n_rows <= INIT_SAMPLE_ROWS and isinstance(backend, InMemoryBackend):
-        return backend, None
-    if n_rows <= INIT_SAMPLE_ROWS:
-        rows = np.arange(n_rows)
-    else:
-        # With replacement then unique: no permutation of all n_rows indices.
-        rows = np.unique(random_state.randint(0, n_rows, size=INIT_SAMPLE_ROWS))
-    weight = None if backend.sample_weight is None else backend.sample_weight[rows]
-    if weight is not None and np.count_nonzero(weight) == 0:
-        raise ValueError(
-            "Every row sampled for the initialisation has a zero sample_weight; give more "
-            "rows a positive weight or pass weights_init, means_init and precisions_init."
-        )
-    return InMemoryBackend(backend.take(rows), weight, backend.block_size), rows
-
-
 def _fitted_attributes(
     params: MixtureParams, model: CovarianceModel, dtype
 ) -> dict[str, np.ndarray]:
@@ -892,55 +736,231 @@ def _fitted_attributes(
     return fitted
 
 
-def _override(
-    params: MixtureParams | None,
-    model: CovarianceModel,
-    weights_init: np.ndarray | None,
-    means_init: np.ndarray | None,
-    precisions_init: np.ndarray | None,
-) -> MixtureParams:
-    """Replace initial parameters by those the user gave."""
-    weights = weights_init if weights_init is not None else params.weights
-    means = means_init if means_init is not None else params.means
-    if precisions_init is not None:
-        precisions_chol = model.precisions_cholesky_from_precisions(precisions_init)
-        covariances = model.covariances_from_precisions(precisions_init)
-    else:
-        precisions_chol, covariances = params.precisions_chol, params.covariances
-    return MixtureParams(weights, means, covariances, precisions_chol)
+# ----------------------------------------------------------- the one fit path
 
 
-def _warn_repairs(repairs: list[tuple[int, Repair]], model: CovarianceModel) -> None:
-    """One DegenerateComponentWarning per component and action, naming what was done."""
-    seen: dict[tuple[int | None, str], list[int]] = {}
-    details: dict[tuple[int | None, str], Repair] = {}
-    for iteration, repair in repairs:
-        key = (repair.component, repair.action)
-        seen.setdefault(key, []).append(iteration)
-        details.setdefault(key, repair)
-    for key, iterations in seen.items():
-        repair = details[key]
-        when = "at initialisation" if iterations[0] == 0 else f"at iteration {iterations[0]}"
-        if len(iterations) > 1:
-            when += f" and {len(iterations) - 1} later iteration(s)"
-        who = (
-            f"The shared ({model.name}) covariance"
-            if repair.component is None
-            else f"Component {repair.component}"
+def check_mixture_params(estimator: GaussianMixture) -> CovarianceModel:
+    """Raise InvalidParameterError unless the mixture's parameters are valid.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+
+    Returns
+    -------
+    model : CovarianceModel
+        The covariance model ``covariance_type`` names.
+    """
+    check.check_scalar_param(estimator.n_components, "n_components", Integral, minimum=1)
+    model = get_covariance_model(estimator.covariance_type)
+    check.check_scalar_param(estimator.tol, "tol", Real, minimum=0)
+    check.check_scalar_param(estimator.reg_covar, "reg_covar", Real, minimum=0, options=("auto",))
+    check.check_scalar_param(estimator.max_iter, "max_iter", Integral, minimum=0)
+    check.check_scalar_param(estimator.n_init, "n_init", Integral, minimum=1)
+    check.check_init_params(estimator.init_params, INIT_METHODS)
+    check.check_bool_param(estimator.warm_start, "warm_start")
+    check.check_scalar_param(estimator.verbose, "verbose", Integral, minimum=0)
+    check.check_scalar_param(estimator.verbose_interval, "verbose_interval", Integral, minimum=1)
+    check.check_scalar_param(
+        estimator.block_size, "block_size", Integral, minimum=1, allow_none=True
+    )
+    check.check_option(estimator.kernel, "kernel", KERNEL_NAMES)
+    check.check_scalar_param(estimator.learning_decay, "learning_decay", Real)
+    if not 0.5 < estimator.learning_decay <= 1:
+        raise InvalidParameterError(
+            f"learning_decay must be in (0.5, 1]; got {estimator.learning_decay!r}."
         )
-        if repair.action == "kept":
-            message = (
-                f"{who} was empty {when} (its responsibilities summed to "
-                f"{repair.amount:.3g}); it kept its previous mean and {model.kept_doc}, "
-                "with a weight of about zero. Reduce n_components or try another "
-                "init_params or random_state."
-            )
-        else:
-            message = (
-                f"{who} had a numerically singular covariance {when}: its points are "
-                "duplicated or collapsed, or a feature is constant within it. Added up to "
-                f"{repair.amount:.3g} to {model.ridge_doc} ({RIDGE_FRACTION:g} of each "
-                "feature's variance, times 10 until positive definite) so the fit could go "
-                "on. Increase reg_covar, use reg_covar='auto', or reduce n_components."
-            )
-        warnings.warn(message, DegenerateComponentWarning, stacklevel=4)
+    check.check_scalar_param(estimator.learning_offset, "learning_offset", Real, minimum=0)
+    return model
+
+
+def fit_mixture(
+    estimator: GaussianMixture,
+    X,
+    sample_weight=None,
+    *,
+    partitions: Callable[[int, np.random.RandomState], Partition | None] | None = None,
+    log_volume: float | None = None,
+    quiet: bool = False,
+    stacklevel: int = 2,
+) -> EMResult:
+    """Fit ``estimator`` to ``X`` by EM: the path of every mixture fit in gaussmix.
+
+    :meth:`GaussianMixture.fit`, the cells of :func:`~gaussmix.select_model` and the
+    noise model of :class:`~gaussmix.OutlierDetector` all fit through here:
+    validate ``X``, build the :class:`~gaussmix._setup.FitSetup`, run the EM loop
+    from ``n_init`` starts of each ``init_params`` method (each start from
+    :func:`~gaussmix._init.initial_params`), warn about repairs and convergence, and
+    set the fitted attributes.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+    X : array-like of shape (n_samples, n_features) or DataSource
+    sample_weight : array-like of shape (n_samples,) or None
+    partitions : callable or None
+        ``partitions(start, random_state)`` gives the :class:`~gaussmix._init.Partition`
+        start number ``start`` (from 0) begins from, or None for its ``init_params``
+        method; it may draw from ``random_state``, the fit's own.
+    log_volume : float or None
+        Fit mclust's uniform noise component of density ``exp(-log_volume)`` besides
+        the Gaussians; its starting weight is what each start's partition leaves.
+        The fitted weights are then those of the Gaussian part, renormalised to sum
+        to one (the noise weight is in the returned ``params``). Every start is then
+        a partition: ``n_init`` of them, whatever ``init_params``.
+    quiet : bool
+        Do not warn about repaired components or convergence (the caller records
+        the outcome).
+    stacklevel : int
+        Frames between the user's call and this function, for the warnings.
+
+    Returns
+    -------
+    result : EMResult
+        The best start's outcome (its parameters in float64).
+    """
+    model = check_mixture_params(estimator)
+    warm = estimator.warm_start and hasattr(estimator, "converged_")
+    if isinstance(X, DataSource):
+        estimator._set_source_features(X)
+    else:
+        X = validate_data(estimator, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
+        check.check_magnitude(X)
+    n_samples, n_features = X.shape
+    n_components = estimator.n_components
+    if n_samples < n_components:
+        raise ValueError(
+            f"Expected n_samples >= n_components but got n_components = {n_components}, "
+            f"n_samples = {n_samples}; reduce n_components or give more rows."
+        )
+    if warm and estimator.means_.shape != (n_components, n_features):
+        raise ValueError(
+            f"warm_start=True but the fitted model has means of shape "
+            f"{estimator.means_.shape} and X has {n_features} features with "
+            f"n_components={n_components}; set warm_start=False to fit from scratch."
+        )
+    setup = _fit_setup(estimator, X, sample_weight, model, log_volume)
+    estimator.__dict__.pop("_online", None)
+    methods = check.check_init_params(estimator.init_params, INIT_METHODS)
+    # n_init starts of each method, in the order given.
+    schedule = itertools.chain.from_iterable(
+        itertools.repeat(method, estimator.n_init) for method in methods
+    )
+    starts = itertools.count()
+
+    def initialize() -> tuple[MixtureParams, list]:
+        if warm:
+            return estimator._params(), []
+        method, start = next(schedule), next(starts)
+        partition = None if partitions is None else partitions(start, setup.random_state)
+        return initial_params(setup, method, partition)
+
+    n_starts = estimator.n_init * (len(methods) if log_volume is None else 1)
+    result = fit_em(
+        setup,
+        initialize,
+        n_init=1 if warm else n_starts,
+        tol=estimator.tol,
+        max_iter=estimator.max_iter,
+        start_lower_bound=estimator.lower_bound_ if warm else -np.inf,
+        verbose=estimator.verbose,
+        verbose_interval=estimator.verbose_interval,
+    )
+    params = result.params
+    if log_volume is not None:
+        params = MixtureParams(
+            params.weights / params.weights.sum(),
+            params.means,
+            params.covariances,
+            params.precisions_chol,
+        )
+    attributes = _fitted_attributes(params, model, X.dtype)
+    if not quiet:
+        warn_repairs(result.repairs, model, stacklevel=stacklevel + 1)
+    if not (quiet or result.converged) and estimator.max_iter > 0:
+        advice = (
+            "Best performing initialization did not converge. Try different init "
+            "parameters, or increase max_iter, tol, or check for degenerate data."
+            if log_volume is None
+            else "The best initialization of the model with a noise component did not "
+            "converge. Increase max_iter or tol, through the mixture parameter "
+            "(mixture=GaussianMixture(max_iter=...))."
+        )
+        warnings.warn(advice, ConvergenceWarning, stacklevel=stacklevel + 1)
+    for name, value in attributes.items():
+        setattr(estimator, name, value)
+    estimator.converged_ = result.converged
+    estimator.n_iter_ = result.n_iter
+    estimator.lower_bound_ = float(result.lower_bound)
+    estimator.lower_bounds_ = [float(b) for b in result.lower_bounds]
+    return result
+
+
+def start_partition(estimator: GaussianMixture, X, sample_weight=None) -> Partition | None:
+    """The partition ``estimator``'s first start would begin from, or None.
+
+    Only ``init_params="kmeans"`` starts from a partition (of the start's sample of
+    rows). Model selection computes it once per number of components and shares it
+    across covariance models through :func:`fit_mixture`'s ``partitions``.
+    """
+    if estimator.init_params != "kmeans":
+        return None
+    model = check_mixture_params(estimator)
+    if isinstance(X, DataSource):
+        estimator._set_source_features(X)
+    else:
+        X = validate_data(estimator, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
+    return kmeans_partition(_fit_setup(estimator, X, sample_weight, model))
+
+
+def _fit_setup(estimator, X, sample_weight, model, log_volume=None) -> FitSetup:
+    return FitSetup.create(
+        X,
+        sample_weight,
+        model=model,
+        n_components=estimator.n_components,
+        reg_covar=estimator.reg_covar,
+        kernel=estimator.kernel,
+        block_size=estimator.block_size,
+        random_state=estimator.random_state,
+        weights_init=estimator.weights_init,
+        means_init=estimator.means_init,
+        precisions_init=estimator.precisions_init,
+        log_volume=log_volume,
+    )
+
+
+def n_free_parameters(estimator: GaussianMixture) -> int:
+    """Number of free parameters of a fitted mixture (mclust's count for its model)."""
+    model = get_covariance_model(estimator.covariance_type)
+    return model.n_parameters(estimator.n_components, estimator.means_.shape[1])
+
+
+def row_criteria_terms(estimator: GaussianMixture, X) -> tuple[np.ndarray, np.ndarray]:
+    """``(log p(x_i), log max_k r_ik)`` of each row of ``X`` under a fitted mixture, float64.
+
+    Returns
+    -------
+    log_prob : ndarray of shape (n_samples,)
+    max_log_resp : ndarray of shape (n_samples,)
+    """
+    X = estimator._validate_for_inference(X)
+    terms = estimator._map_rows(
+        X, lambda log_prob, log_resp: np.column_stack([log_prob, np.max(log_resp, axis=1)])
+    )
+    return np.ascontiguousarray(terms[:, 0]), np.ascontiguousarray(terms[:, 1])
+
+
+def criteria_terms(
+    estimator: GaussianMixture, X, sample_weight=None
+) -> tuple[float, float, float]:
+    """``(n, sum_i w_i log p(x_i), sum_i w_i log max_k r_ik)`` in one pass over ``X``.
+
+    The terms of BIC, AIC and ICL under a fitted mixture, in float64; ``n`` is the
+    number of rows, or the sum of ``sample_weight``.
+    """
+    log_prob, max_log_resp = row_criteria_terms(estimator, X)
+    weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
+    if weight is None:
+        return float(log_prob.shape[0]), float(log_prob.sum()), float(max_log_resp.sum())
+    return float(weight.sum()), float(weight @ log_prob), float(weight @ max_log_resp)

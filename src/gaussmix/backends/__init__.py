@@ -1,16 +1,30 @@
-"""Where row blocks run. The backend is chosen once, at the edge of ``fit``."""
+"""Where the rows of a fit live and how passes over them run; chosen once, at the edge of ``fit``.
+
+:class:`Backend` is the interface (see its module for the design); :func:`resolve`
+picks the backend for the data.
+"""
 
 from __future__ import annotations
 
 from .._threads import thread_limit
 from ..io import DataSource
+from ._base import Backend
 from ._chunked import ChunkedBackend
 from ._inmemory import InMemoryBackend, default_block_size
+from ._pool import ordered_results
 
-__all__ = ["ChunkedBackend", "InMemoryBackend", "default_block_size", "resolve", "thread_limit"]
+__all__ = [
+    "Backend",
+    "ChunkedBackend",
+    "InMemoryBackend",
+    "default_block_size",
+    "ordered_results",
+    "resolve",
+    "thread_limit",
+]
 
 
-def resolve(X, sample_weight, *, n_components: int, block_size: int | None = None):
+def resolve(X, sample_weight, *, n_components: int, block_size: int | None = None) -> Backend:
     """Return the backend for validated data ``X`` (n_samples, n_features).
 
     Parameters

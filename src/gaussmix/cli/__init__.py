@@ -1,8 +1,9 @@
 """The ``gaussmix`` command line: thin click commands over library functions.
 
-Each command parses its arguments, calls functions of
-:mod:`gaussmix.cli._commands` (where the work is, typed and testable without
-click) and writes its output atomically. Heavy modules are imported inside the
+Each command parses its arguments, calls the typed functions that do the work
+(testable without click: ``_parsing`` for option values, ``_input`` for DATA,
+``_fitting``, ``_reporting``, ``_tables`` for predict/score/sample, ``_describe``
+and ``_demo``) and writes its output atomically. Heavy modules are imported inside the
 commands, so ``gaussmix --help`` stays quick.
 
 Exit status: 0 on success; 1 when the computation fails or a model file is
@@ -48,7 +49,7 @@ def _usage_failure(exc: click.UsageError) -> _Failure:
 def _failure(exc: Exception) -> _Failure:
     """The exit status and message for an exception out of a command."""
     from ..exceptions import InvalidParameterError, ModelFileError
-    from ._commands import InputError
+    from ._errors import InputError
 
     if isinstance(exc, InputError | InvalidParameterError):
         return _Failure(_one_line(exc), 2)
@@ -108,7 +109,8 @@ class _Components(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> list[int]:
         if isinstance(value, list):
             return value
-        from ._commands import InputError, parse_components
+        from ._errors import InputError
+        from ._parsing import parse_components
 
         try:
             return parse_components(value)
@@ -122,7 +124,8 @@ class _Covariance(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if isinstance(value, list):
             return value
-        from ._commands import InputError, parse_covariance
+        from ._errors import InputError
+        from ._parsing import parse_covariance
 
         try:
             return parse_covariance(value)
@@ -147,7 +150,8 @@ class _OutputFile(click.ParamType):
                 f"the directory of {str(path)!r} does not exist; create it first.", param, ctx
             )
         if self.table:
-            from ._commands import InputError, check_table_path
+            from ._errors import InputError
+            from ._parsing import check_table_path
 
             try:
                 check_table_path(path)
@@ -202,7 +206,7 @@ def _note(message: str, quiet: bool) -> None:
 
 
 def _write(table: Any, out: Path | None, quiet: bool) -> None:
-    from ._commands import write_table
+    from ._tables import write_table
 
     write_table(table, out, sys.stdout)
     if out is not None:
@@ -358,13 +362,17 @@ def fit(
       gaussmix fit big.parquet -k 2-12 -c VVV,VEV,EEE --jobs -1 --out big.gmm
       gaussmix fit data.npy -k 4 -c diag --seed 0 --out model.gmm --report fit.html
     """
-    from . import _commands as cmd
+    from ..persistence import save
+    from ._fitting import fit_model, fit_summary
+    from ._input import open_input, read_data
+    from ._parsing import parse_columns
+    from ._reporting import check_report_available, report_data, write_report
 
     if report is not None:
-        cmd.check_report_available()  # before the fit, not after it
-    source = cmd.open_input(data, cmd.parse_columns(columns, data))
-    X = cmd.read_data(source, in_memory=in_memory, progress=_show_progress(quiet))
-    outcome = cmd.fit_model(
+        check_report_available()  # before the fit, not after it
+    source = open_input(data, parse_columns(columns, data))
+    X = read_data(source, in_memory=in_memory, progress=_show_progress(quiet))
+    outcome = fit_model(
         X,
         components=components,
         covariance=covariance,
@@ -379,17 +387,15 @@ def fit(
     )
     for message in outcome.warnings:
         _note(f"Warning: {message}", quiet)
-    from .. import save
-
     save(outcome.estimator, out)
     if not quiet:
-        click.echo(cmd.fit_summary(outcome, X, criterion))
+        click.echo(fit_summary(outcome, X, criterion))
         click.echo(f"Saved the model to {out}")
     if report is not None:
-        cmd.write_report(
+        write_report(
             report,
             outcome.estimator,
-            cmd.report_data(X, seed=seed),
+            report_data(X, seed=seed),
             selection=outcome.selection,
             title=f"gaussmix fit {data.name}",
         )
@@ -421,12 +427,13 @@ def predict(
       gaussmix predict model.gmm data.csv > labels.csv
       gaussmix predict model.gmm data.parquet --proba --out posteriors.parquet
     """
-    from .. import load
-    from . import _commands as cmd
+    from ..persistence import load
+    from ._input import open_for_model
+    from ._tables import predict_table
 
     estimator = load(model)
-    source = cmd.open_for_model(estimator, data, columns)
-    table = cmd.predict_table(estimator, source, proba=proba, progress=_show_progress(quiet))
+    source = open_for_model(estimator, data, columns)
+    table = predict_table(estimator, source, proba=proba, progress=_show_progress(quiet))
     _write(table, out, quiet)
 
 
@@ -463,12 +470,13 @@ def score(
       gaussmix score model.gmm new.csv --out scores.csv
       gaussmix score model.gmm new.csv --contamination 0.01 | grep True
     """
-    from .. import load
-    from . import _commands as cmd
+    from ..persistence import load
+    from ._input import open_for_model
+    from ._tables import score_table
 
     estimator = load(model)
-    source = cmd.open_for_model(estimator, data, columns)
-    table = cmd.score_table(
+    source = open_for_model(estimator, data, columns)
+    table = score_table(
         estimator, source, contamination=contamination, progress=_show_progress(quiet)
     )
     _write(table, out, quiet)
@@ -507,11 +515,11 @@ def sample(model: Path, n_samples: int, seed: int | None, out: Path | None, quie
     \b
       gaussmix sample model.gmm -n 1000 --seed 0 --out synthetic.parquet
     """
-    from .. import load
-    from . import _commands as cmd
+    from ..persistence import load
+    from . import _tables as tables
 
-    blocks = cmd.sample_blocks(load(model), n_samples, seed=seed)
-    written = cmd.write_table_blocks(blocks, out, sys.stdout)
+    blocks = tables.sample_blocks(load(model), n_samples, seed=seed)
+    written = tables.write_table_blocks(blocks, out, sys.stdout)
     if out is not None:
         _note(f"Wrote {written} rows to {out}", quiet)
 
@@ -532,11 +540,11 @@ def inspect(model: Path, as_json: bool) -> None:
     """
     import json
 
-    from .. import load
-    from . import _commands as cmd
+    from ..persistence import load
+    from ._describe import describe_model, format_description
 
-    info = cmd.describe_model(load(model), model)
-    click.echo(json.dumps(info, indent=2) if as_json else cmd.format_description(info))
+    info = describe_model(load(model), model)
+    click.echo(json.dumps(info, indent=2) if as_json else format_description(info))
 
 
 @main.command()
@@ -557,9 +565,9 @@ def demo(out: Path, no_figures: bool, quiet: bool) -> None:
     prints how well each recovers the blobs, and writes figures and an HTML
     report to --out.
     """
-    from . import _commands as cmd
+    from ._demo import run_demo
 
-    result = cmd.run_demo(out, figures=not no_figures, quiet=quiet)
+    result = run_demo(out, figures=not no_figures, quiet=quiet)
     if result["report"] is not None:
         _note(f"  wrote {result['report']}", quiet)
     elif not no_figures:

@@ -31,7 +31,7 @@ from . import _numpy
 KernelName = Literal["auto", "numpy", "numba"]
 KERNEL_NAMES = ("auto", "numpy", "numba")
 
-__all__ = ["KERNEL_NAMES", "KernelName", "get_kernel"]
+__all__ = ["KERNEL_NAMES", "KernelName", "get_kernel", "hc_agglomerate"]
 
 
 def get_kernel(name: str = "auto") -> SimpleNamespace:
@@ -87,3 +87,16 @@ def _kernel_set(name: str, estep, kmeans, *, releases_gil: bool) -> SimpleNamesp
         cumulative_sum=kmeans.cumulative_sum,
         releases_gil=releases_gil,
     )
+
+
+def hc_agglomerate():
+    """The hierarchical-clustering kernel: ``(agglomerate, MODEL_CODES)``.
+
+    ``agglomerate(Z, sample_weight, model_code, alpha, beta, tie_rtol)`` merges the
+    rows of ``Z`` pair by pair and returns the merges and their costs;
+    ``MODEL_CODES`` maps a criterion ("VVV", "EII") to its code. Imported on first
+    use (it compiles).
+    """
+    from ._hc import MODEL_CODES, agglomerate
+
+    return agglomerate, MODEL_CODES
