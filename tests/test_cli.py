@@ -577,13 +577,13 @@ def test_errors_exit_status_and_message(
 
 @pytest.mark.parametrize("components", ["2", "2-3"])
 def test_fit_failure_exits_1(tmp_path, files, monkeypatch, components):
-    import gaussmix._mixture
+    import gaussmix._fit
 
     def fail(*args, **kwargs):
         raise np.linalg.LinAlgError("the matrix is singular")
 
     # The EM loop of every fit: a direct fit's and each cell's of a selection.
-    monkeypatch.setattr(gaussmix._mixture, "fit_em", fail)
+    monkeypatch.setattr(gaussmix._fit, "fit_em", fail)
     out = tmp_path / "m.gmm"
     result = run("fit", files["npy"], "-k", components, "-c", "full", "--out", out, exit_code=1)
     assert result.stderr.startswith("Error: fitting failed: ")

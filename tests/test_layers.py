@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("M-step and the fit's set-up", ("_mstep", "_setup")),
     ("start: one start function and its methods", ("_init", "_kmeans", "_hc")),
     ("EM loop", ("_em", "_online")),
+    ("the one fit path", ("_fit",)),
     ("estimator", ("_mixture",)),
     ("grid runner", ("_grid",)),
     ("model selection", ("_selection",)),

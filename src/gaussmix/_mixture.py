@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-import itertools
 import math
-import warnings
 from collections.abc import Callable, Mapping
-from numbers import Integral, Real
+from numbers import Integral
 from types import MappingProxyType
 from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
-from ._em import EMResult, fit_em, warn_repairs
-from ._init import INIT_METHODS, Partition, initial_params, kmeans_partition
-from ._mstep import check_log_likelihood, m_step
-from ._online import OnlineState, step_size
-from ._online import update as online_update
-from ._params import MixtureParams
-from ._setup import FitSetup
+from ._fit import fit_mixture, fitted_params, partial_fit_step
 from .backends import resolve
-from .covariance import CovarianceModel, get_covariance_model
-from .exceptions import InvalidParameterError, NumericalError
+from .covariance import get_covariance_model
 from .io import DataSource
-from .kernels import KERNEL_NAMES, get_kernel
+from .kernels import get_kernel
 
-__all__ = [
-    "GaussianMixture",
-    "check_mixture_params",
-    "criteria_terms",
-    "fit_mixture",
-    "n_free_parameters",
-    "row_criteria_terms",
-    "start_partition",
-]
+__all__ = ["GaussianMixture", "criteria_terms", "n_free_parameters", "row_criteria_terms"]
 
 # The attributes GaussianMixture.check_saved_attributes checks as arrays.
 _SAVED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
@@ -401,71 +383,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        model = check_mixture_params(self)
-        online = getattr(self, "_online", None)
-        fitted = hasattr(self, "converged_")
-        X = validate_data(
-            self, X, dtype=check.float_dtypes(X), reset=not fitted, ensure_min_samples=1
-        )
-        check.check_magnitude(X)
-        if online is None:
-            if not fitted and X.shape[0] < self.n_components:
-                raise ValueError(
-                    f"The first batch has {X.shape[0]} rows but n_components = "
-                    f"{self.n_components}; it needs at least as many rows as components."
-                )
-            setup = _fit_setup(self, X, sample_weight, model)
-            if fitted:
-                params, repairs = self._params(), []
-            else:
-                first = check.check_init_params(self.init_params, INIT_METHODS)[0]
-                params, repairs = initial_params(setup, first)
-            # The regularisation and data scale are fixed by the first batch.
-            online = OnlineState(reg=setup.reg, scale=setup.scale, kernel=setup.kernel)
-            backend = setup.backend
-            bounds = []
-        else:
-            weight = check.check_sample_weight(sample_weight, X.shape[0], 1)
-            backend = resolve(
-                X, weight, n_components=self.n_components, block_size=self.block_size
-            )
-            params, repairs = self._params(), []
-            bounds = getattr(self, "lower_bounds_", [])
-        eps10 = 10 * float(np.finfo(X.dtype).eps)
-        batch = check_log_likelihood(backend.estep(online.kernel, model, params))
-        online.scale.offer(batch)
-        steps = online.steps + 1
-        stats = online_update(
-            online.stats, batch, step_size(steps, self.learning_offset, self.learning_decay)
-        )
-        params, step_repairs = m_step(
-            stats, model, online.reg, eps10, online.scale, previous=params
-        )
-        attributes = _fitted_attributes(params, model, X.dtype)
-        warn_repairs([(steps, r) for r in repairs + step_repairs], model, stacklevel=2)
-        # Only a batch that gave a finite model moves the stream's state.
-        online.stats, online.steps = stats, steps
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        self._online = online
-        self.converged_ = False
-        self.n_iter_ = steps
-        self.lower_bound_ = batch.log_likelihood / batch.weight_sum
-        self.lower_bounds_ = [*bounds, self.lower_bound_]
+        partial_fit_step(self, X, sample_weight)
         return self
-
-    def _set_source_features(self, source: DataSource) -> None:
-        """``n_features_in_`` and ``feature_names_in_`` from a data source."""
-        if source.n_rows < 2:
-            raise ValueError(
-                f"Found {source.n_rows} sample(s) in {source.path} while a minimum of 2 is "
-                "required."
-            )
-        self.n_features_in_ = source.n_features
-        if source.feature_names is not None:
-            self.feature_names_in_ = source.feature_names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
 
     def _check_source_features(self, source: DataSource) -> None:
         if source.n_features != self.n_features_in_:
@@ -482,15 +401,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     "columns=[...])."
                 )
 
-    def _params(self) -> MixtureParams:
-        """The fitted parameters as float64."""
-        return MixtureParams(
-            np.asarray(self.weights_, dtype=np.float64),
-            np.asarray(self.means_, dtype=np.float64),
-            np.asarray(self.covariances_, dtype=np.float64),
-            np.asarray(self.precisions_cholesky_, dtype=np.float64),
-        )
-
     # --------------------------------------------------------------- inference
 
     def _validate_for_inference(self, X):
@@ -503,7 +413,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _map_rows(self, X, fn: Callable, dtype=None) -> np.ndarray:
         """``fn(log_prob, log_resp)`` of each row block of validated ``X``, stacked."""
         model = get_covariance_model(self.covariance_type)
-        params = self._params()
+        params = fitted_params(self)
         n_components, n_features = params.means.shape
         precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
         log_norm = params.log_norm(model)
@@ -698,236 +608,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "least one sample."
             )
         model = get_covariance_model(self.covariance_type)
-        params = self._params()
+        params = fitted_params(self)
         rng = check_random_state(self.random_state)
         # float32 weights_ may sum to 1 + 1e-7, which multinomial rejects.
         counts = rng.multinomial(n_samples, params.weights / params.weights.sum())
         X = model.sample(rng, params.means, params.covariances, counts)
         y = np.repeat(np.arange(self.n_components), counts)
         return X.astype(self.means_.dtype, copy=False), y
-
-
-def _fitted_attributes(
-    params: MixtureParams, model: CovarianceModel, dtype
-) -> dict[str, np.ndarray]:
-    """The fitted attributes in ``dtype``, or a ValueError naming what overflows it.
-
-    EM runs in float64; a float32 fit casts its parameters at the end, and
-    precisions of a very tight component can exceed float32's 3.4e38.
-    """
-    exact = {
-        "weights_": params.weights,
-        "means_": params.means,
-        "covariances_": params.covariances,
-        "precisions_cholesky_": params.precisions_chol,
-        "precisions_": model.precisions(params.precisions_chol),
-    }
-    with np.errstate(over="ignore"):
-        fitted = {name: value.astype(dtype) for name, value in exact.items()}
-    for name, value in fitted.items():
-        if not np.all(np.isfinite(value)):
-            largest = float(np.max(np.abs(exact[name])))
-            raise NumericalError(
-                f"The fitted {name} reach {largest:.3g}, which overflows "
-                f"{np.dtype(dtype).name}. Rescale X so that its features have standard "
-                "deviations nearer 1, increase reg_covar (or use reg_covar='auto'), or fit "
-                "the data as float64."
-            )
-    return fitted
-
-
-# ----------------------------------------------------------- the one fit path
-
-
-def check_mixture_params(estimator: GaussianMixture) -> CovarianceModel:
-    """Raise InvalidParameterError unless the mixture's parameters are valid.
-
-    Parameters
-    ----------
-    estimator : GaussianMixture
-
-    Returns
-    -------
-    model : CovarianceModel
-        The covariance model ``covariance_type`` names.
-    """
-    check.check_scalar_param(estimator.n_components, "n_components", Integral, minimum=1)
-    model = get_covariance_model(estimator.covariance_type)
-    check.check_scalar_param(estimator.tol, "tol", Real, minimum=0)
-    check.check_scalar_param(estimator.reg_covar, "reg_covar", Real, minimum=0, options=("auto",))
-    check.check_scalar_param(estimator.max_iter, "max_iter", Integral, minimum=0)
-    check.check_scalar_param(estimator.n_init, "n_init", Integral, minimum=1)
-    check.check_init_params(estimator.init_params, INIT_METHODS)
-    check.check_bool_param(estimator.warm_start, "warm_start")
-    check.check_scalar_param(estimator.verbose, "verbose", Integral, minimum=0)
-    check.check_scalar_param(estimator.verbose_interval, "verbose_interval", Integral, minimum=1)
-    check.check_scalar_param(
-        estimator.block_size, "block_size", Integral, minimum=1, allow_none=True
-    )
-    check.check_option(estimator.kernel, "kernel", KERNEL_NAMES)
-    check.check_scalar_param(estimator.learning_decay, "learning_decay", Real)
-    if not 0.5 < estimator.learning_decay <= 1:
-        raise InvalidParameterError(
-            f"learning_decay must be in (0.5, 1]; got {estimator.learning_decay!r}."
-        )
-    check.check_scalar_param(estimator.learning_offset, "learning_offset", Real, minimum=0)
-    return model
-
-
-def fit_mixture(
-    estimator: GaussianMixture,
-    X,
-    sample_weight=None,
-    *,
-    partitions: Callable[[int, np.random.RandomState], Partition | None] | None = None,
-    log_volume: float | None = None,
-    quiet: bool = False,
-    stacklevel: int = 2,
-) -> EMResult:
-    """Fit ``estimator`` to ``X`` by EM: the path of every mixture fit in gaussmix.
-
-    :meth:`GaussianMixture.fit`, the cells of :func:`~gaussmix.select_model` and the
-    noise model of :class:`~gaussmix.OutlierDetector` all fit through here:
-    validate ``X``, build the :class:`~gaussmix._setup.FitSetup`, run the EM loop
-    from ``n_init`` starts of each ``init_params`` method (each start from
-    :func:`~gaussmix._init.initial_params`), warn about repairs and convergence, and
-    set the fitted attributes.
-
-    Parameters
-    ----------
-    estimator : GaussianMixture
-    X : array-like of shape (n_samples, n_features) or DataSource
-    sample_weight : array-like of shape (n_samples,) or None
-    partitions : callable or None
-        ``partitions(start, random_state)`` gives the :class:`~gaussmix._init.Partition`
-        start number ``start`` (from 0) begins from, or None for its ``init_params``
-        method; it may draw from ``random_state``, the fit's own.
-    log_volume : float or None
-        Fit mclust's uniform noise component of density ``exp(-log_volume)`` besides
-        the Gaussians; its starting weight is what each start's partition leaves.
-        The fitted weights are then those of the Gaussian part, renormalised to sum
-        to one (the noise weight is in the returned ``params``). Every start is then
-        a partition: ``n_init`` of them, whatever ``init_params``.
-    quiet : bool
-        Do not warn about repaired components or convergence (the caller records
-        the outcome).
-    stacklevel : int
-        Frames between the user's call and this function, for the warnings.
-
-    Returns
-    -------
-    result : EMResult
-        The best start's outcome (its parameters in float64).
-    """
-    model = check_mixture_params(estimator)
-    warm = estimator.warm_start and hasattr(estimator, "converged_")
-    if isinstance(X, DataSource):
-        estimator._set_source_features(X)
-    else:
-        X = validate_data(estimator, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-        check.check_magnitude(X)
-    n_samples, n_features = X.shape
-    n_components = estimator.n_components
-    if n_samples < n_components:
-        raise ValueError(
-            f"Expected n_samples >= n_components but got n_components = {n_components}, "
-            f"n_samples = {n_samples}; reduce n_components or give more rows."
-        )
-    if warm and estimator.means_.shape != (n_components, n_features):
-        raise ValueError(
-            f"warm_start=True but the fitted model has means of shape "
-            f"{estimator.means_.shape} and X has {n_features} features with "
-            f"n_components={n_components}; set warm_start=False to fit from scratch."
-        )
-    setup = _fit_setup(estimator, X, sample_weight, model, log_volume)
-    estimator.__dict__.pop("_online", None)
-    methods = check.check_init_params(estimator.init_params, INIT_METHODS)
-    # n_init starts of each method, in the order given.
-    schedule = itertools.chain.from_iterable(
-        itertools.repeat(method, estimator.n_init) for method in methods
-    )
-    starts = itertools.count()
-
-    def initialize() -> tuple[MixtureParams, list]:
-        if warm:
-            return estimator._params(), []
-        method, start = next(schedule), next(starts)
-        partition = None if partitions is None else partitions(start, setup.random_state)
-        return initial_params(setup, method, partition)
-
-    n_starts = estimator.n_init * (len(methods) if log_volume is None else 1)
-    result = fit_em(
-        setup,
-        initialize,
-        n_init=1 if warm else n_starts,
-        tol=estimator.tol,
-        max_iter=estimator.max_iter,
-        start_lower_bound=estimator.lower_bound_ if warm else -np.inf,
-        verbose=estimator.verbose,
-        verbose_interval=estimator.verbose_interval,
-    )
-    params = result.params
-    if log_volume is not None:
-        params = MixtureParams(
-            params.weights / params.weights.sum(),
-            params.means,
-            params.covariances,
-            params.precisions_chol,
-        )
-    attributes = _fitted_attributes(params, model, X.dtype)
-    if not quiet:
-        warn_repairs(result.repairs, model, stacklevel=stacklevel + 1)
-    if not (quiet or result.converged) and estimator.max_iter > 0:
-        advice = (
-            "Best performing initialization did not converge. Try different init "
-            "parameters, or increase max_iter, tol, or check for degenerate data."
-            if log_volume is None
-            else "The best initialization of the model with a noise component did not "
-            "converge. Increase max_iter or tol, through the mixture parameter "
-            "(mixture=GaussianMixture(max_iter=...))."
-        )
-        warnings.warn(advice, ConvergenceWarning, stacklevel=stacklevel + 1)
-    for name, value in attributes.items():
-        setattr(estimator, name, value)
-    estimator.converged_ = result.converged
-    estimator.n_iter_ = result.n_iter
-    estimator.lower_bound_ = float(result.lower_bound)
-    estimator.lower_bounds_ = [float(b) for b in result.lower_bounds]
-    return result
-
-
-def start_partition(estimator: GaussianMixture, X, sample_weight=None) -> Partition | None:
-    """The partition ``estimator``'s first start would begin from, or None.
-
-    Only ``init_params="kmeans"`` starts from a partition (of the start's sample of
-    rows). Model selection computes it once per number of components and shares it
-    across covariance models through :func:`fit_mixture`'s ``partitions``.
-    """
-    if estimator.init_params != "kmeans":
-        return None
-    model = check_mixture_params(estimator)
-    if isinstance(X, DataSource):
-        estimator._set_source_features(X)
-    else:
-        X = validate_data(estimator, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-    return kmeans_partition(_fit_setup(estimator, X, sample_weight, model))
-
-
-def _fit_setup(estimator, X, sample_weight, model, log_volume=None) -> FitSetup:
-    return FitSetup.create(
-        X,
-        sample_weight,
-        model=model,
-        n_components=estimator.n_components,
-        reg_covar=estimator.reg_covar,
-        kernel=estimator.kernel,
-        block_size=estimator.block_size,
-        random_state=estimator.random_state,
-        weights_init=estimator.weights_init,
-        means_init=estimator.means_init,
-        precisions_init=estimator.precisions_init,
-        log_volume=log_volume,
-    )
 
 
 def n_free_parameters(estimator: GaussianMixture) -> int:

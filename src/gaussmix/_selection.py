@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 
+from ._fit import check_mixture_params, fit_mixture, start_partition
 from ._grid import (
     CRITERIA,
     MCLUST_MODELS,
@@ -29,14 +30,7 @@ from ._grid import (
 )
 from ._hc import SUBSET_ROWS, hc_tree
 from ._init import Partition
-from ._mixture import (
-    GaussianMixture,
-    check_mixture_params,
-    criteria_terms,
-    fit_mixture,
-    n_free_parameters,
-    start_partition,
-)
+from ._mixture import GaussianMixture, criteria_terms, n_free_parameters
 from ._validation import check_sample_weight
 from .covariance import RIDGE_FRACTION, get_covariance_model
 from .exceptions import InvalidParameterError

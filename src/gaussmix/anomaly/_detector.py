@@ -22,8 +22,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _validation as check
+from .._fit import check_mixture_params
 from .._grid import CRITERIA, component_counts, model_names
-from .._mixture import GaussianMixture, check_mixture_params
+from .._mixture import GaussianMixture
 from .._selection import select_model
 from ..covariance import get_covariance_model
 from ..exceptions import InvalidParameterError

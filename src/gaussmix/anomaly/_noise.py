@@ -3,7 +3,7 @@
 The noise component is mclust's (Banfield & Raftery 1993; Fraley & Raftery
 1998): a uniform density ``1/V`` over the data's hypervolume ``V`` joins the
 Gaussians as one more mixture component with its own weight. Its fit is the
-ordinary mixture fit (:func:`gaussmix._mixture.fit_mixture` with ``log_volume``):
+ordinary mixture fit (:func:`gaussmix._fit.fit_mixture` with ``log_volume``):
 the kernels add the constant density to each row's sum and the Gaussian statistics
 leave out each row's noise share, so nothing else changes. As mclust, the fit
 starts from an initial guess of which points are noise: here Byers & Raftery's
@@ -19,10 +19,11 @@ import math
 
 import numpy as np
 
+from .._fit import fit_mixture
 from .._grid import CellFit, run_grid, select_best
 from .._init import Partition
 from .._kmeans import kmeans_labels
-from .._mixture import GaussianMixture, fit_mixture, n_free_parameters, row_criteria_terms
+from .._mixture import GaussianMixture, n_free_parameters, row_criteria_terms
 from .._threads import get_num_threads
 from ..kernels import get_kernel
 from ._nnclean import log_hypervolume, nn_clean

@@ -103,7 +103,8 @@ def fit_model(
     RuntimeError
         If the fit, or every cell of a selection, failed.
     """
-    from .._mixture import GaussianMixture, check_mixture_params
+    from .._fit import check_mixture_params
+    from .._mixture import GaussianMixture
 
     params = dict(init_params=init, n_init=n_init, max_iter=max_iter, tol=tol)
     try:

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .._mixture import GaussianMixture, check_mixture_params
+from .._fit import check_mixture_params
+from .._mixture import GaussianMixture
 from ..anomaly import OutlierDetector, check_detector_params
 from . import _format as fmt
 
