@@ -33,7 +33,6 @@ from ._mstep import m_step
 from ._params import MixtureParams
 from ._setup import FitSetup
 from ._suffstats import SuffStats
-from .backends import InMemoryBackend
 from .covariance import CovarianceModel, Repair
 
 __all__ = [
@@ -110,7 +109,7 @@ def initial_params(
     given = (setup.weights_init, setup.means_init, setup.precisions_init)
     if any(value is None for value in given):
         if partition is not None:
-            stats, weight_total = _partition_stats(setup, partition), None
+            stats = _partition_stats(setup, partition)
             if partition.total_weight is not None:
                 stats = dataclasses.replace(stats, weight_sum=partition.total_weight)
             weight_total = stats.weight_sum
@@ -143,13 +142,14 @@ def start_sample(backend, random_state: np.random.RandomState):
     else:
         # With replacement then unique: no permutation of all n_rows indices.
         rows = np.unique(random_state.randint(0, n_rows, size=INIT_SAMPLE_ROWS))
-    X_rows, weight = backend.take(rows)
+    sample = backend.subset(rows)
+    weight = sample.sample_weight
     if weight is not None and np.count_nonzero(weight) == 0:
         raise ValueError(
             "Every row sampled for the initialisation has a zero sample_weight; give more "
             "rows a positive weight or pass weights_init, means_init and precisions_init."
         )
-    return InMemoryBackend(X_rows, weight, backend.block_size), rows
+    return sample, rows
 
 
 def kmeans_partition(setup: FitSetup) -> Partition:

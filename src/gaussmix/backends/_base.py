@@ -23,8 +23,9 @@ interface without any change to the loop, the start or the estimator:
 - ``label_stats``: the same reduction for a hard labelling of every row (labels
   chunked like the rows);
 - ``moments``: the same reduction with one component holding every row;
-- ``take``: the rows of the start's sample, drawn by the caller as indices (so a seed
-  draws the same rows wherever they live), selected on the workers and gathered;
+- ``take`` (and ``subset``, the same rows as an in-memory backend): the rows of the
+  start's sample, drawn by the caller as indices (so a seed draws the same rows
+  wherever they live), selected on the workers and gathered;
 - ``map_rows``: predictions as ``map_blocks``, returning a lazy array.
 
 Every method returns statistics merged in a fixed order for a given backend and data
@@ -162,6 +163,17 @@ class Backend(ABC):
         X_rows : ndarray of shape (len(rows), n_features)
         weight_rows : ndarray of shape (len(rows),) or None
         """
+
+    def subset(self, rows: np.ndarray) -> Backend:
+        """The rows at sorted indices ``rows`` as an in-memory backend: the start's sample.
+
+        Gathered with :meth:`take`; the start (k-means and its relatives) then runs on
+        them in memory, on this backend's threads and block size.
+        """
+        from ._inmemory import InMemoryBackend
+
+        X_rows, weight = self.take(rows)
+        return InMemoryBackend(X_rows, weight, self.block_size, self.n_threads)
 
     @abstractmethod
     def map_rows(
