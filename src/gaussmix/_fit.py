@@ -120,7 +120,9 @@ def fit_mixture(
         Do not warn about repaired components or convergence (the caller records
         the outcome).
     stacklevel : int
-        Frames between the user's call and this function, for the warnings.
+        Where the warnings point, as for :func:`warnings.warn` but counted from this
+        function's caller: the default 2 is the code that called the caller (the
+        user's call of ``fit``).
 
     Returns
     -------

@@ -12,8 +12,9 @@ a function over the rows. Each backend decides how a pass runs:
 - :class:`~gaussmix.backends.ChunkedBackend`: a data file read block by block on
   every pass, the kernel running on threads while the next blocks are read.
 
-A backend for a cluster (a Dask array or DataFrame, chunked by rows) fits the same
-interface without any change to the loop, the start or the estimator:
+The interface is designed so that a backend for a cluster (a Dask array or
+DataFrame, chunked by rows) plugs in without a change to the loop, the start or the
+estimator. It would implement:
 
 - ``estep``: one small graph per iteration, ``kernel.estep_stats`` mapped over the
   chunks (the parameters travel as task arguments), the chunks' :class:`SuffStats`
