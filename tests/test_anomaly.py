@@ -151,9 +151,11 @@ def test_flags_the_requested_fraction_of_training_rows(contamination, noise):
     n = len(data.X)
     # As many as fit in the fraction: floor(c n), to rounding of c n.
     assert np.sum(labels == -1) == math.floor(contamination * n + 1e-9)
-    # offset_ is a training score: the lowest one not flagged.
+    # offset_ lies midway between the highest flagged score and the lowest kept one.
     scores = detector.score_samples(data.X)
-    assert detector.offset_ == scores[labels == 1].min()
+    kept, flagged = scores[labels == 1].min(), scores[labels == -1].max()
+    assert detector.offset_ == pytest.approx((kept + flagged) / 2, rel=1e-15)
+    assert flagged < detector.offset_ < kept
 
 
 def test_threshold_against_brute_force_with_weights_and_ties():
@@ -162,16 +164,35 @@ def test_threshold_against_brute_force_with_weights_and_ties():
     weight = rng.integers(0, 4, size=400).astype(float)
     for fraction in (0.01, 0.05, 0.2, 0.5):
         threshold = weighted_threshold(scores, weight, fraction)
-        # Brute force: the smallest score s whose rows at or below it weigh more than f W.
+        # Brute force: the smallest score s whose rows at or below it weigh more than
+        # f W, and the midpoint between it and the largest score below it.
         total = weight.sum()
-        expected = min(
-            s for s in np.unique(scores) if weight[scores <= s].sum() > fraction * total
-        )
-        assert threshold == expected
+        distinct = np.unique(scores)
+        kept = min(s for s in distinct if weight[scores <= s].sum() > fraction * total)
+        flagged = max(s for s in distinct if s < kept)
+        assert threshold == pytest.approx((kept + flagged) / 2, rel=1e-15)
         assert weight[scores < threshold].sum() <= fraction * total
+        assert weight[scores <= threshold].sum() == weight[scores < kept].sum()
         # Weights are repetitions.
         repeated = np.repeat(scores, weight.astype(int))
         assert weighted_threshold(repeated, None, fraction) == threshold
+
+
+def test_threshold_flags_nothing_below_the_lowest_score_and_survives_rescoring():
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=200)
+    ranked = np.sort(scores)
+    # A fraction too small for one row: nothing flagged, the threshold below every row.
+    threshold = weighted_threshold(scores, None, 0.001)
+    assert threshold == pytest.approx(ranked[0] - (ranked[1] - ranked[0]) / 2, rel=1e-15)
+    assert weighted_threshold(np.full(5, -3.0), None, 0.1) == -3.5
+    # Scores of the same rows computed again (another batch of rows, other BLAS
+    # kernels) differ by rounding; the rows flagged do not.
+    for fraction in (0.01, 0.1, 0.3):
+        threshold = weighted_threshold(scores, None, fraction)
+        for ulps in (-8, 8):
+            rescored = scores + ulps * np.spacing(scores)
+            np.testing.assert_array_equal(rescored < threshold, scores < threshold)
 
 
 # ------------------------------------------------------------ planted outliers

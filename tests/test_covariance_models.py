@@ -682,7 +682,12 @@ def decimal_eigh(matrix, digits=60):
     with localcontext() as context:
         context.prec = digits
         n = len(matrix)
-        a = [[Decimal(float(v)) for v in row] for row in matrix]
+        # The symmetric part: scatters summed by some BLAS kernels differ from their
+        # transposes in the last bit, and two-sided Jacobi assumes symmetry.
+        a = [
+            [(Decimal(float(matrix[i][j])) + Decimal(float(matrix[j][i]))) / 2 for j in range(n)]
+            for i in range(n)
+        ]
         v = [[Decimal(int(i == j)) for j in range(n)] for i in range(n)]
         for _ in range(100):
             off = sum(a[i][j] ** 2 for i in range(n) for j in range(n) if i != j)

@@ -67,7 +67,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         Fraction of the training data to flag as outliers: ``offset_`` is the
         ``contamination`` quantile of the (weighted) training scores, so that at
         most that fraction of the training weight, and as much of it as ties
-        allow, scores below it. ``"auto"`` needs ``noise=True``: then a point is
+        allow, scores below it (midway between the highest flagged score and the
+        lowest kept one, so that rounding cannot move a training row across
+        it). ``"auto"`` needs ``noise=True``: then a point is
         an outlier when the noise component explains it better than the
         clusters do (noise posterior above 1/2), and the flagged fraction is the
         model's own estimate.
@@ -526,13 +528,18 @@ def check_detector_params(detector: OutlierDetector) -> tuple[list[int], list[st
 
 
 def weighted_threshold(scores: np.ndarray, weight: np.ndarray | None, fraction: float) -> float:
-    """The lowest score that leaves at most ``fraction`` of the weight strictly below it.
+    """A threshold that leaves at most ``fraction`` of the weight strictly below it.
 
-    The smallest score ``s`` whose rows at or below it weigh more than
-    ``fraction`` of the total: rows scoring below ``s`` then weigh at most that
-    fraction, and one more distinct score would take them past it. It depends on
-    the weighted distribution of the scores only, so an integer weight is the
-    same as repeating the row.
+    The rows flagged are those scoring below ``s``, the smallest score whose rows at
+    or below it weigh more than ``fraction`` of the total: they weigh at most that
+    fraction, and one more distinct score would take them past it. The threshold is
+    the midpoint between ``s`` and the largest score below it (``s`` less half the
+    gap to the next distinct score above when no row is flagged, or less 0.5
+    when every score is equal), so that no
+    training score lies on it: scoring a row again, in another batch of rows or
+    with other BLAS kernels, moves its score by rounding and cannot move it across
+    the threshold. It depends on the weighted distribution of the scores only, so
+    an integer weight is the same as repeating the row.
 
     Parameters
     ----------
@@ -544,6 +551,9 @@ def weighted_threshold(scores: np.ndarray, weight: np.ndarray | None, fraction: 
     -------
     threshold : float
     """
+    if weight is not None:
+        # Rows of zero weight are not in the data (as if removed).
+        scores, weight = scores[weight > 0], weight[weight > 0]
     order = np.argsort(scores, kind="stable")
     ranked = scores[order]
     if weight is None:
@@ -553,4 +563,9 @@ def weighted_threshold(scores: np.ndarray, weight: np.ndarray | None, fraction: 
     # The relative slack keeps fraction * total, when it is a whole number of
     # rows (30 / 300 * 300 = 30.000000000000004), from tipping by rounding.
     target = fraction * cumulative[-1] * (1 + 1e-9)
-    return float(ranked[np.argmax(cumulative > target)])
+    lowest_kept = ranked[np.argmax(cumulative > target)]
+    below, above = ranked[ranked < lowest_kept], ranked[ranked > lowest_kept]
+    if below.size:
+        return float(below[-1] + (lowest_kept - below[-1]) / 2)
+    gap = above[0] - lowest_kept if above.size else 1.0
+    return float(lowest_kept - gap / 2)
