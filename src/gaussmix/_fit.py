@@ -28,7 +28,7 @@ from ._online import OnlineState, step_size
 from ._online import update as online_update
 from ._params import MixtureParams
 from ._setup import FitSetup
-from .backends import resolve
+from .backends import DaskRows, dask_rows, is_dask_collection, resolve
 from .covariance import CovarianceModel, get_covariance_model
 from .exceptions import InvalidParameterError, NumericalError
 from .io import DataSource
@@ -42,6 +42,7 @@ __all__ = [
     "fit_mixture",
     "fitted_params",
     "partial_fit_step",
+    "set_dask_features",
     "set_source_features",
     "start_partition",
 ]
@@ -104,8 +105,10 @@ def fit_mixture(
     Parameters
     ----------
     estimator : GaussianMixture
-    X : array-like of shape (n_samples, n_features) or DataSource
+    X : array-like of shape (n_samples, n_features), DataSource or Dask collection
+        A Dask array or DataFrame stays on its cluster: every pass is one graph.
     sample_weight : array-like of shape (n_samples,) or None
+        For Dask rows also a Dask array or Series aligned with them.
     partitions : callable or None
         ``partitions(start, random_state)`` gives the :class:`~gaussmix._init.Partition`
         start number ``start`` (from 0) begins from, or None for its ``init_params``
@@ -131,11 +134,7 @@ def fit_mixture(
     """
     model = check_mixture_params(estimator)
     warm = estimator.warm_start and hasattr(estimator, "converged_")
-    if isinstance(X, DataSource):
-        set_source_features(estimator, X)
-    else:
-        X = validate_data(estimator, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-        check.check_magnitude(X)
+    X = _validated_rows(estimator, X)
     n_samples, n_features = X.shape
     n_components = estimator.n_components
     if n_samples < n_components:
@@ -274,10 +273,7 @@ def start_partition(estimator: GaussianMixture, X, sample_weight=None) -> Partit
     if estimator.init_params != "kmeans":
         return None
     model = check_mixture_params(estimator)
-    if isinstance(X, DataSource):
-        set_source_features(estimator, X)
-    else:
-        X = validate_data(estimator, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
+    X = _validated_rows(estimator, X, values=False)
     return kmeans_partition(_fit_setup(estimator, X, sample_weight, model))
 
 
@@ -300,6 +296,43 @@ def set_source_features(estimator, source: DataSource) -> None:
     estimator.n_features_in_ = source.n_features
     if source.feature_names is not None:
         estimator.feature_names_in_ = source.feature_names
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+
+
+def _validated_rows(estimator, X, *, values: bool = True):
+    """``X`` validated for a fit, and the estimator's feature attributes set from it.
+
+    In-memory data are validated by scikit-learn's ``validate_data``; a data source
+    and the rows of a Dask collection keep their rows where they are. With
+    ``values``, the values are checked too (finite, and small enough for their
+    squares: a pass over a Dask collection).
+    """
+    if isinstance(X, DataSource):
+        set_source_features(estimator, X)
+        return X
+    if is_dask_collection(X):
+        X = dask_rows(X)
+        set_dask_features(estimator, X)
+        if values:
+            X.check_values()
+        return X
+    X = validate_data(estimator, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
+    if values:
+        check.check_magnitude(X)
+    return X
+
+
+def set_dask_features(estimator, rows: DaskRows) -> None:
+    """``n_features_in_`` and ``feature_names_in_`` from the rows of a Dask collection."""
+    if rows.n_rows < 2:
+        raise ValueError(
+            f"Found {rows.n_rows} sample(s) in the Dask collection while a minimum of 2 "
+            "is required."
+        )
+    estimator.n_features_in_ = rows.n_features
+    if rows.feature_names is not None:
+        estimator.feature_names_in_ = rows.feature_names
     elif hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
 

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
 from ._fit import fit_mixture, fitted_params, partial_fit_step
-from .backends import resolve
+from .backends import dask_rows, is_dask_collection, resolve, weighted_sums
 from .covariance import get_covariance_model
 from .io import DataSource
 from .kernels import get_kernel
@@ -403,11 +403,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # --------------------------------------------------------------- inference
 
+    def _check_dask_features(self, X):
+        rows = dask_rows(X)
+        if rows.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {rows.n_features} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is not None and rows.feature_names is not None:
+            if list(fitted) != list(rows.feature_names):
+                raise ValueError(
+                    f"The columns of the Dask DataFrame ({list(rows.feature_names)}) differ "
+                    f"from those seen in fit ({list(fitted)}); select them with X[[...]]."
+                )
+        return rows
+
     def _validate_for_inference(self, X):
         check_is_fitted(self)
         if isinstance(X, DataSource):
             self._check_source_features(X)
             return X
+        if is_dask_collection(X):
+            return self._check_dask_features(X)
         return validate_data(self, X, dtype=check.float_dtypes(X), reset=False)
 
     def _map_rows(self, X, fn: Callable, dtype=None) -> np.ndarray:
@@ -493,6 +511,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             float32 for a float32 model and data), or its weighted average.
         """
         log_prob = self.score_samples(X)
+        if is_dask_collection(log_prob):
+            n, (log_likelihood,) = weighted_sums([log_prob], sample_weight)
+            return log_likelihood / n
         weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
         if weight is None:
             return float(log_prob.mean())
@@ -502,6 +523,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if sample_weight is None:
             return float(np.shape(X)[0])
         return float(np.sum(check.check_sample_weight(sample_weight, np.shape(X)[0], 1)))
+
+    def _log_likelihood(self, X, sample_weight) -> tuple[float, float]:
+        """``(n, log L)`` of ``X``: the number of samples (or weight) and the log-likelihood."""
+        if is_dask_collection(X):
+            # One pass over the rows, the weights checked with the sums.
+            n, (log_likelihood,) = weighted_sums([self.score_samples(X)], sample_weight)
+            return n, log_likelihood
+        n = self._n_samples(X, sample_weight)
+        return n, self.score(X, sample_weight=sample_weight) * n
 
     def _n_parameters(self) -> int:
         """Number of free parameters of the model (as scikit-learn's estimator has it)."""
@@ -522,8 +552,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         bic : float
         """
-        n = self._n_samples(X, sample_weight)
-        log_likelihood = self.score(X, sample_weight=sample_weight) * n
+        n, log_likelihood = self._log_likelihood(X, sample_weight)
         return -2 * log_likelihood + self._n_parameters() * math.log(n)
 
     def aic(self, X, sample_weight=None):
@@ -538,8 +567,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         aic : float
         """
-        n = self._n_samples(X, sample_weight)
-        log_likelihood = self.score(X, sample_weight=sample_weight) * n
+        _, log_likelihood = self._log_likelihood(X, sample_weight)
         return -2 * log_likelihood + 2 * self._n_parameters()
 
     def uncertainty(self, X):
@@ -630,11 +658,14 @@ def row_criteria_terms(estimator: GaussianMixture, X) -> tuple[np.ndarray, np.nd
     -------
     log_prob : ndarray of shape (n_samples,)
     max_log_resp : ndarray of shape (n_samples,)
+        Lazy Dask arrays for a Dask collection ``X``.
     """
     X = estimator._validate_for_inference(X)
     terms = estimator._map_rows(
         X, lambda log_prob, log_resp: np.column_stack([log_prob, np.max(log_resp, axis=1)])
     )
+    if is_dask_collection(terms):
+        return terms[:, 0], terms[:, 1]
     return np.ascontiguousarray(terms[:, 0]), np.ascontiguousarray(terms[:, 1])
 
 
@@ -647,6 +678,11 @@ def criteria_terms(
     number of rows, or the sum of ``sample_weight``.
     """
     log_prob, max_log_resp = row_criteria_terms(estimator, X)
+    if is_dask_collection(log_prob):
+        n, (log_likelihood, max_log_resp_sum) = weighted_sums(
+            [log_prob, max_log_resp], sample_weight
+        )
+        return n, log_likelihood, max_log_resp_sum
     weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
     if weight is None:
         return float(log_prob.shape[0]), float(log_prob.sum()), float(max_log_resp.sum())

@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 
 from . import _validation as check
 from ._mstep import DataScale
-from .backends import Backend, resolve
+from .backends import Backend, DaskRows, checked_weight, resolve
 from .covariance import RIDGE_FRACTION, CovarianceModel
 from .kernels import get_kernel
 
@@ -88,9 +88,10 @@ class FitSetup:
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features) or DataSource
+        X : ndarray of shape (n_samples, n_features), DataSource or DaskRows
         sample_weight : array-like of shape (n_samples,) or None
-            Checked here.
+            Checked here (for Dask rows: a Dask array, or an array-like, aligned
+            with the rows' chunks).
         model : CovarianceModel
         n_components : int
         reg_covar : float or "auto"
@@ -105,7 +106,10 @@ class FitSetup:
             See the class attributes.
         """
         n_samples, n_features = X.shape
-        weight = check.check_sample_weight(sample_weight, n_samples, n_components)
+        if isinstance(X, DaskRows):
+            weight = checked_weight(sample_weight, X.row_chunks, n_components)
+        else:
+            weight = check.check_sample_weight(sample_weight, n_samples, n_components)
         if weights_init is not None:
             weights_init = check.check_init_weights(weights_init, n_components)
         if means_init is not None:
