@@ -9,7 +9,7 @@ For every grid point (N, D, K, covariance type, dtype) the harness measures
    by the number of iterations actually run (``n_iter_``); the median over
    alternating rounds is reported (at least ``--repeats``, more for fast
    points until each library has run ``--min-time`` seconds), after one
-   warm-up fit per library (numba compiles on first use);
+   warm-up fit per library;
 2. whether the two final ``lower_bound_`` values agree (relative difference);
 3. the peak extra memory of ``fit``, measured with :mod:`tracemalloc` in a fresh
    subprocess per (library, grid point);
@@ -58,7 +58,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 DTYPES = ("float64", "float32")
 CANDIDATES = ("gaussmix", "sklearn")
-KERNELS = ("auto", "numpy", "numba")
+KERNELS = ("auto", "numpy", "compiled", "numba")
 #: Largest relative difference of the final lower bounds that counts as agreement.
 LOWER_BOUND_RTOL = {"float64": 1e-6, "float32": 1e-4}
 REG_COVAR = 1e-6
@@ -192,7 +192,7 @@ class BenchConfig:
     kernel : str or None
         Value of gaussmix's ``kernel`` parameter; ``None`` leaves the default.
     threads : int or None
-        Thread limit for BLAS, OpenMP and numba (``None``: library defaults).
+        Thread limit for BLAS, OpenMP and gaussmix (``None``: library defaults).
     memory : bool
         Measure peak memory in subprocesses.
     whole_fit : bool
@@ -525,8 +525,8 @@ def limit_threads(threads: int | None) -> None:
 
     The process is pinned to the first ``threads`` CPUs it may run on (Linux),
     which also caps thread pools sized from ``os.cpu_count()`` such as
-    gaussmix's block pool; numba, BLAS and OpenMP pools are set to ``threads``
-    threads so that they do not oversubscribe those CPUs.
+    gaussmix's block pool; BLAS, OpenMP and gaussmix are capped at ``threads``
+    threads (threadpoolctl) so that they do not oversubscribe those CPUs.
 
     Parameters
     ----------
@@ -538,13 +538,8 @@ def limit_threads(threads: int | None) -> None:
     if hasattr(os, "sched_setaffinity"):
         allowed = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, allowed[:threads])
-    try:
-        import numba
-
-        # Before threadpoolctl, so that an OpenMP layer numba loads is capped too.
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:
-        pass
+    # gaussmix first: threadpoolctl caps the libraries a process has loaded.
+    load_candidate("gaussmix")
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)
@@ -738,10 +733,10 @@ def memory_worker(spec_path: str) -> dict[str, float]:
 
     The data are regenerated from the grid point, the initial parameters are
     loaded from the ``.npz`` named in the spec, and one warm-up fit
-    (``max_iter=1``) is run so that JIT compilation is not counted. Then
+    (``max_iter=1``) is run so that first-call costs are not counted. Then
     :mod:`tracemalloc` is started and the timed fit's peak of traced memory
-    (NumPy and numba report their buffers to it) is taken, i.e. the peak above
-    the baseline in which the data already exist.
+    (NumPy and gaussmix's compiled kernels report their buffers to it) is
+    taken, i.e. the peak above the baseline in which the data already exist.
 
     Parameters
     ----------
@@ -952,8 +947,8 @@ def machine_info(candidate: str, kernel: str | None) -> dict[str, Any]:
     Returns
     -------
     dict
-        CPU count, load average, platform, Python, NumPy, scikit-learn, numba
-        and gaussmix versions, BLAS/OpenMP pools and numba thread count.
+        CPU count, load average, platform, Python, NumPy, scikit-learn and
+        gaussmix versions, gaussmix's SIMD target, and the thread pools.
     """
     info: dict[str, Any] = {
         "load_average": _load_average(),
@@ -967,16 +962,10 @@ def machine_info(candidate: str, kernel: str | None) -> dict[str, Any]:
         "candidate": candidate,
         "kernel": kernel or "default",
     }
-    try:
-        import numba
-
-        info["numba"] = numba.__version__
-        info["numba_threads"] = numba.get_num_threads()
-    except ImportError:
-        info["numba"] = "not installed"
     if candidate == "gaussmix":
         load_candidate("gaussmix")
         info["gaussmix"] = getattr(sys.modules["gaussmix"], "__version__", "unknown")
+        info["simd"] = sys.modules["gaussmix"].kernels.simd_target()
     try:
         from threadpoolctl import threadpool_info
 
@@ -1000,16 +989,14 @@ def _load_average() -> list[float] | None:
 def render_machine_info(info: dict[str, Any]) -> str:
     """Return the machine description as a short Markdown bullet list."""
     versions = ", ".join(
-        f"{name} {info[name]}"
-        for name in ("numpy", "sklearn", "numba", "gaussmix")
-        if name in info
+        f"{name} {info[name]}" for name in ("numpy", "sklearn", "gaussmix") if name in info
     )
     lines = [
         f"- machine: {info['cpu_count']} CPUs ({info['cpus_usable']} usable by the benchmark), "
         f"{info['processor']}, {info['platform']}",
         f"- python {info['python']}, {versions}",
         f"- thread pools: {'; '.join(info['thread_pools']) or 'unknown'}; "
-        f"numba threads: {info.get('numba_threads', 'n/a')}; gaussmix kernel: {info['kernel']}",
+        f"gaussmix kernel: {info['kernel']} (SIMD target {info.get('simd', 'n/a')})",
         f"- load average (1, 5, 15 min) at start: {info['load_average']}",
     ]
     return "\n".join(lines)
@@ -1216,7 +1203,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        help="cap BLAS, OpenMP and numba threads (default: the libraries' own defaults)",
+        help="cap BLAS, OpenMP and gaussmix threads (default: the libraries' own defaults)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip memory subprocesses")
     parser.add_argument("--no-whole-fit", action="store_true", help="skip whole-fit timings")

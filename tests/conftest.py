@@ -16,6 +16,23 @@ settings.load_profile("deterministic")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
+def _simd_targets():
+    from gaussmix.kernels import _gaussmix
+
+    return _gaussmix.simd_targets()
+
+
+@pytest.fixture(params=_simd_targets())
+def simd_target(request):
+    """Each SIMD target of the compiled kernels that this CPU runs, in turn."""
+    from gaussmix.kernels import _gaussmix
+
+    previous = _gaussmix.simd_target()
+    assert _gaussmix.set_simd_target(request.param)
+    yield request.param
+    _gaussmix.set_simd_target(previous)
+
+
 def mixture_data(n_samples, n_features, n_components, seed=0, dtype=np.float64, offset=0.0):
     """Rows from ``n_components`` Gaussians with random means and correlated covariances."""
     rng = np.random.default_rng(seed)

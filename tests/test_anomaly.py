@@ -273,7 +273,7 @@ def reference_noise_em(X, weights, noise_weight, means, covariances, volume, n_i
     return weights, noise_weight, means, covariances
 
 
-@pytest.mark.parametrize(("kernel", "block_size"), [("numpy", 10_000), ("numba", 97)])
+@pytest.mark.parametrize(("kernel", "block_size"), [("numpy", 10_000), ("compiled", 97)])
 def test_noise_em_matches_a_textbook_implementation(kernel, block_size):
     data = planted(2, 2, n_inliers=300, fraction=0.1)
     X = data.X

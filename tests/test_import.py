@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-HEAVY = ("matplotlib", "numba", "dask", "click")
+HEAVY = ("matplotlib", "numba", "llvmlite", "dask", "click")
 
 
 def _run(code: str) -> dict:
@@ -95,8 +95,9 @@ def test_public_names_are_importable_without_heavy_modules():
     } <= set(report["all"])
 
 
+@pytest.mark.parametrize("kernel", ["numpy", "auto"])
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_fit_with_numpy_kernel_does_not_import_numba(covariance_type):
+def test_fits_import_nothing_heavy(covariance_type, kernel):
     report = _run(
         f"""
         import json, sys
@@ -105,7 +106,7 @@ def test_fit_with_numpy_kernel_does_not_import_numba(covariance_type):
         rng = np.random.RandomState(0)
         X = np.vstack([rng.randn(60, 2), rng.randn(60, 2) + 6])
         gm = gaussmix.GaussianMixture(
-            2, covariance_type={covariance_type!r}, kernel="numpy", random_state=0
+            2, covariance_type={covariance_type!r}, kernel={kernel!r}, random_state=0
         ).fit(X)
         gm.predict(X); gm.predict_proba(X); gm.score_samples(X); gm.sample(5); gm.bic(X)
         print(json.dumps({{
@@ -119,20 +120,39 @@ def test_fit_with_numpy_kernel_does_not_import_numba(covariance_type):
     assert report["weights"] == pytest.approx([0.5, 0.5], abs=0.05)
 
 
-def test_numba_kernel_does_import_numba():
-    # The counterpart of the test above, so that the sys.modules check can fail.
-    pytest.importorskip("numba")
+def test_import_gaussmix_leaves_sklearn_cluster_to_the_k_means_plus_plus_start():
+    """sklearn.cluster takes 70-170 ms to import: only init_params="k-means++" needs it
+    (the default k-means start is gaussmix's own), and that fit does import it."""
     report = _run(
-        f"""
+        """
         import json, sys
         import numpy as np
         import gaussmix
-        X = np.random.RandomState(0).randn(50, 2)
-        gaussmix.GaussianMixture(1, kernel="numba").fit(X)
-        print(json.dumps({_loaded(HEAVY)}))
+        X = np.random.RandomState(0).randn(200, 2)
+        at_import = "sklearn.cluster" in sys.modules
+        gaussmix.GaussianMixture(2, random_state=0).fit(X)
+        after_default = "sklearn.cluster" in sys.modules
+        gaussmix.GaussianMixture(2, init_params="k-means++", random_state=0).fit(X)
+        print(json.dumps([at_import, after_default, "sklearn.cluster" in sys.modules]))
         """
     )
-    assert "numba" in report
+    assert report == [False, False, True]
+
+
+def test_import_gaussmix_loads_the_compiled_kernels():
+    """The extension module is loaded with gaussmix (threadpoolctl finds it among the
+    process's libraries), and the default kernel is the compiled one."""
+    report = _run(
+        """
+        import json, sys
+        import gaussmix
+        from gaussmix.kernels import get_kernel
+        print(json.dumps([
+            "gaussmix.kernels._gaussmix" in sys.modules, get_kernel("auto").name
+        ]))
+        """
+    )
+    assert report == [True, "compiled"]
 
 
 def test_plots_are_opt_in():
@@ -154,7 +174,7 @@ def test_plots_are_opt_in():
     assert "matplotlib" in report["after"]
 
 
-def test_outlier_detector_with_numpy_kernel_does_not_import_numba():
+def test_outlier_detector_imports_nothing_heavy():
     report = _run(
         f"""
         import json, sys
@@ -162,7 +182,7 @@ def test_outlier_detector_with_numpy_kernel_does_not_import_numba():
         import gaussmix
         rng = np.random.RandomState(0)
         X = np.vstack([rng.randn(60, 2), rng.randn(60, 2) + 6, rng.uniform(-5, 11, (6, 2))])
-        template = gaussmix.GaussianMixture(kernel="numpy")
+        template = gaussmix.GaussianMixture()
         for noise in (False, True):
             detector = gaussmix.OutlierDetector(
                 n_components=[1, 2], noise=noise, mixture=template, random_state=0

@@ -196,7 +196,7 @@ def test_polars_dataframe(X, fitted):
         gm.predict(renamed)
 
 
-@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+@pytest.mark.parametrize("kernel", ["numpy", "compiled"])
 def test_read_only_memmap(tmp_path, X, kernel):
     path = tmp_path / "X.npy"
     np.save(path, X)
@@ -213,7 +213,7 @@ def test_read_only_memmap(tmp_path, X, kernel):
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
-@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+@pytest.mark.parametrize("kernel", ["numpy", "compiled"])
 def test_c_and_fortran_order_give_the_same_model(X, covariance_type, kernel):
     params = dict(covariance_type=covariance_type, random_state=0, kernel=kernel)
     gm_c = GaussianMixture(2, **params).fit(np.ascontiguousarray(X))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import numba
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
@@ -12,9 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from conftest import COVARIANCE_TYPES, mixture_data, start_params
 from gaussmix import GaussianMixture
 from gaussmix._suffstats import SuffStats
-from gaussmix.kernels import _numba, _numpy, get_kernel
-from gaussmix.kernels._bitcast import int32_as_float32, int64_as_float64
-from gaussmix.kernels._lloyd import transpose_rows
+from gaussmix.kernels import _compiled, _gaussmix, _numpy, get_kernel
 
 ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 
@@ -36,13 +33,13 @@ def random_params(rng, n_components, n_features, form):
     ("n", "d", "k"),
     [(1, 1, 1), (257, 3, 4), (100, 7, 2), (200, 8, 2), (300, 10, 3), (1100, 18, 2), (150, 64, 2)],
 )
-def test_numba_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
+def test_compiled_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted, simd_target):
     rng = np.random.default_rng(n + d + k)
     X = rng.normal(size=(n, d)) * 2 + 5
     weight = rng.uniform(0, 3, size=n) if weighted else None
     means, precisions, log_norm = random_params(rng, k, d, form)
     expected = _numpy.estep_stats(X, weight, means, precisions, log_norm, form, scatter)
-    actual = _numba.estep_stats(X, weight, means, precisions, log_norm, form, scatter)
+    actual = _compiled.estep_stats(X, weight, means, precisions, log_norm, form, scatter)
     for name, a, e in zip(("n_k", "mean_k", "scatter_k"), actual[:3], expected[:3], strict=True):
         assert a.shape == e.shape, name
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12 * np.abs(e).max(), err_msg=name)
@@ -94,19 +91,21 @@ def assert_single_close(X, weight, actual, expected):
         (1100, 18, 2),
     ],
 )
-def test_numba_float32_kernel_matches_numpy_reference(n, d, k, form, scatter, weighted):
+def test_compiled_float32_kernel_matches_numpy_reference(
+    n, d, k, form, scatter, weighted, simd_target
+):
     rng = np.random.default_rng(n + d + k)
     X = (rng.normal(size=(n, d)) * 2 + 5).astype(np.float32)
     weight = rng.uniform(0, 3, size=n) if weighted else None
     means, precisions, log_norm = random_params(rng, k, d, form)
     expected = _numpy.estep_stats(X, weight, means, precisions, log_norm, form, scatter)
-    actual = _numba.estep_stats(X, weight, means, precisions, log_norm, form, scatter)
+    actual = _compiled.estep_stats(X, weight, means, precisions, log_norm, form, scatter)
     assert_single_close(X, weight, actual, expected)
 
 
 @pytest.mark.parametrize("n_features", [4, 6])
 @pytest.mark.parametrize("form", ["full", "diag"])
-def test_numba_float32_kernel_falls_back_to_float64_on_overflow(form, n_features):
+def test_compiled_float32_kernel_falls_back_to_float64_on_overflow(form, n_features, simd_target):
     """A chunk whose float32 quadratic form overflows (float32 stops at 3.4e38) is
     computed again in float64: far rows with large precisions, at about 1e50."""
     rng = np.random.default_rng(5)
@@ -122,10 +121,10 @@ def test_numba_float32_kernel_falls_back_to_float64_on_overflow(form, n_features
     precisions = (precisions * 1e10).astype(np.float32).astype(np.float64)
     for scatter in ("full", "diag"):
         expected = _numpy.estep_stats(X, None, means, precisions, log_norm, form, scatter)
-        actual = _numba.estep_stats(X, None, means, precisions, log_norm, form, scatter)
+        actual = _compiled.estep_stats(X, None, means, precisions, log_norm, form, scatter)
         assert all(np.all(np.isfinite(a)) for a in actual)
         # Means through first moments: the far rows leave a component a count of
-        # 1e-301 in the numba kernel (log-densities floored at -700), 0 in NumPy.
+        # 1e-301 in the compiled kernel (log-densities floored at -700), 0 in NumPy.
         for a, e in zip(
             (actual[0], actual[0][:, None] * actual[1], *actual[2:]),
             (expected[0], expected[0][:, None] * expected[1], *expected[2:]),
@@ -136,7 +135,7 @@ def test_numba_float32_kernel_falls_back_to_float64_on_overflow(form, n_features
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("scatter", ["diag", "full"])
-def test_numba_float32_sums_keep_a_component_of_repeated_rows_singular(scatter, weighted):
+def test_compiled_float32_sums_keep_a_component_of_repeated_rows_singular(scatter, weighted):
     """Repeated rows far from their component's centre: float32 sums would leave
     a variance of rounding noise (about 1e-7 of the squared distance), which the
     singularity checks would take for a real one. Such a block is summed in float64
@@ -152,7 +151,7 @@ def test_numba_float32_sums_keep_a_component_of_repeated_rows_singular(scatter, 
         ("diag", precisions),
         ("full", precisions[:, None, :] * np.eye(3)),
     ):
-        n_k, mean_k, scatter_k, _ = _numba.estep_stats(
+        n_k, mean_k, scatter_k, _ = _compiled.estep_stats(
             X, weight, means, precisions_x, log_norm, form_x, scatter
         )
         shift = X[-1].astype(np.float64) - means[1]
@@ -163,7 +162,7 @@ def test_numba_float32_sums_keep_a_component_of_repeated_rows_singular(scatter, 
         assert np.all(np.abs(scatter_k[1]) <= 1e-12 * np.abs(squared_shift))
 
 
-def test_numba_float32_diagonal_sums_of_tiny_responsibilities():
+def test_compiled_float32_diagonal_sums_of_tiny_responsibilities():
     """A component whose responsibilities are about 1e-26 (below float32's
     resolution next to 1, within its normal range) keeps its statistics to float32
     precision."""
@@ -174,7 +173,7 @@ def test_numba_float32_diagonal_sums_of_tiny_responsibilities():
     means[2], precisions[2] = means[0], precisions[0]
     log_norm = np.array([0.0, 0.0, -60.0])
     expected = _numpy.estep_stats(X, None, means, precisions, log_norm, "diag", "diag")
-    actual = _numba.estep_stats(X, None, means, precisions, log_norm, "diag", "diag")
+    actual = _compiled.estep_stats(X, None, means, precisions, log_norm, "diag", "diag")
     assert 0 < expected[0][2] < 1e-26 * len(X)
     (n_k, mean_k, scatter_k, _), (n_ref, mean_ref, scatter_ref, _) = actual, expected
     np.testing.assert_allclose(n_k[2], n_ref[2], rtol=SINGLE_RTOL)
@@ -186,7 +185,7 @@ def test_numba_float32_diagonal_sums_of_tiny_responsibilities():
 
 
 @pytest.mark.parametrize("form", ["full", "diag"])
-def test_numba_float32_responsibilities_below_float32_range_are_zero(form):
+def test_compiled_float32_responsibilities_below_float32_range_are_zero(form):
     """float32 rows: a responsibility below exp(-87) of its row's largest is 0, as
     float32's exp underflows, and not a floor value: a floor times the squared
     distance of a far row would reach the scatter of a component far from it."""
@@ -197,7 +196,7 @@ def test_numba_float32_responsibilities_below_float32_range_are_zero(form):
     precisions = np.ones((2, 4)) if form == "diag" else np.tile(np.eye(4), (2, 1, 1))
     # Component 1 is component 0 with e^-100 of its weight (and a shifted mean).
     log_norm = np.array([0.0, -100.0])
-    n_k, _, scatter_k, log_likelihood = _numba.estep_stats(
+    n_k, _, scatter_k, log_likelihood = _compiled.estep_stats(
         X, None, means, precisions, log_norm, form, "diag"
     )
     assert n_k[1] == 0.0 and np.all(scatter_k[1] == 0.0)
@@ -272,10 +271,30 @@ def test_merge_is_exact_far_from_origin(scatter):
 
 def test_get_kernel_names():
     assert get_kernel("numpy").name == "numpy"
-    assert get_kernel("numba").name == "numba"
-    assert get_kernel("auto").name == "numba"
+    assert get_kernel("compiled").name == "compiled"
+    assert get_kernel("auto").name == "compiled"
     with pytest.raises(ValueError, match="kernel must be one of"):
         get_kernel("cuda")
+
+
+def test_numba_is_another_name_for_the_compiled_kernel(tmp_path, recwarn):
+    """Code and model files from before the compiled kernels say kernel="numba": it
+    keeps working, without a warning, and runs the compiled kernel."""
+    import gaussmix
+
+    assert get_kernel("numba").name == "compiled"
+    X, _ = mixture_data(600, 3, 3, seed=4)
+    start = start_params(X, 3, "full")
+    old = fit(X, "full", start, kernel="numba")
+    new = fit(X, "full", start, kernel="compiled")
+    for name in ATTRIBUTES:
+        np.testing.assert_array_equal(getattr(old, name), getattr(new, name), err_msg=name)
+    gaussmix.save(old, tmp_path / "numba.gmm")
+    loaded = gaussmix.load(tmp_path / "numba.gmm")
+    assert loaded.get_params()["kernel"] == "numba"
+    refit = fit(X, "full", start, kernel=loaded.get_params()["kernel"])
+    np.testing.assert_array_equal(refit.means_, new.means_)
+    assert not [w for w in recwarn if "numba" in str(w.message)]
 
 
 def fit(X, covariance_type, start, **kwargs):
@@ -291,7 +310,7 @@ def fit(X, covariance_type, start, **kwargs):
         ).fit(X)
 
 
-@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+@pytest.mark.parametrize("kernel", ["numpy", "compiled"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_result_does_not_depend_on_block_size(covariance_type, kernel):
     X, _ = mixture_data(1500, 3, 3, seed=8)
@@ -311,11 +330,11 @@ def test_result_does_not_depend_on_block_size(covariance_type, kernel):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_numba_and_numpy_fits_agree(covariance_type):
+def test_compiled_and_numpy_fits_agree(covariance_type):
     X, _ = mixture_data(2000, 4, 3, seed=9)
     start = start_params(X, 3, covariance_type)
     a = fit(X, covariance_type, start, kernel="numpy")
-    b = fit(X, covariance_type, start, kernel="numba", block_size=300)
+    b = fit(X, covariance_type, start, kernel="compiled", block_size=300)
     for name in ATTRIBUTES:
         np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-10, err_msg=name)
 
@@ -330,7 +349,7 @@ def test_block_results_same_with_threads_or_not():
     model = get_covariance_model("full")
     gm = GaussianMixture(3, random_state=0).fit(X)
     params = MixtureParams(gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
-    kernel = get_kernel("numba")
+    kernel = get_kernel("compiled")
     one = InMemoryBackend(X, None, 333, n_threads=1).estep(kernel, model, params)
     many = InMemoryBackend(X, None, 333, n_threads=4).estep(kernel, model, params)
     np.testing.assert_array_equal(one.scatter_k, many.scatter_k)
@@ -421,18 +440,18 @@ def test_no_n_by_k_array_outside_one_block(monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_numba_passes_run_as_tasks_of_the_block_size(monkeypatch):
-    """The numba kernel's passes are tasks of at most a block's rows (its work
+def test_compiled_passes_run_as_tasks_of_the_block_size(monkeypatch):
+    """The compiled kernel's passes are tasks of at most a block's rows (its work
     arrays are one chunk's), one pass over all the rows per iteration."""
     X, _ = mixture_data(5000, 2, 4, seed=3)
     seen = []
-    original = _numba.EstepTasks.__init__
+    original = _compiled.EstepTasks.__init__
 
     def spy(self, X_all, *args, **kwargs):
         original(self, X_all, *args, **kwargs)
         seen.append((X_all.shape[0], self.task_rows, self.n_tasks))
 
-    monkeypatch.setattr(_numba.EstepTasks, "__init__", spy)
+    monkeypatch.setattr(_compiled.EstepTasks, "__init__", spy)
     GaussianMixture(4, block_size=512, random_state=0, max_iter=3, tol=0).fit(X)
     assert seen == [(len(X), 512, 10)] * 3
 
@@ -442,7 +461,7 @@ def test_numba_passes_run_as_tasks_of_the_block_size(monkeypatch):
     ("form", "scatter"), [("full", "full"), ("diag", "diag"), ("full", "diag")]
 )
 @pytest.mark.parametrize("log_background", [-np.inf, -6.0, 2.0, 30.0])
-def test_background_term_numba_matches_numpy(log_background, form, scatter, weighted):
+def test_background_term_compiled_matches_numpy(log_background, form, scatter, weighted):
     rng = np.random.default_rng(11)
     X = rng.normal(size=(1500, 3)) * 2
     X[:3] *= 1e50  # far from every component: the background dominates these rows
@@ -451,7 +470,7 @@ def test_background_term_numba_matches_numpy(log_background, form, scatter, weig
     expected = _numpy.estep_stats(
         X, weight, means, precisions, log_norm, form, scatter, log_background=log_background
     )
-    actual = _numba.estep_stats(
+    actual = _compiled.estep_stats(
         X, weight, means, precisions, log_norm, form, scatter, log_background=log_background
     )
     for name, a, e in zip(("n_k", "mean_k", "scatter_k"), actual[:3], expected[:3], strict=True):
@@ -460,7 +479,7 @@ def test_background_term_numba_matches_numpy(log_background, form, scatter, weig
     assert np.all(np.isfinite(actual[0])) and np.isfinite(actual[3])
 
 
-@pytest.mark.parametrize("kernel", [_numpy, _numba])
+@pytest.mark.parametrize("kernel", [_numpy, _compiled])
 def test_no_background_is_the_default_path_bit_for_bit(kernel):
     rng = np.random.default_rng(12)
     X = rng.normal(size=(700, 4))
@@ -502,7 +521,7 @@ def test_background_term_from_first_principles():
     np.testing.assert_allclose(weight.sum() - n_k.sum(), weight @ (background / total))
 
 
-def test_vectorised_exponentials_against_numpy():
+def test_vectorised_exponentials_against_numpy(simd_target):
     """float64: within 2 ulp of np.exp on [-700, 0]. float32: within 1 ulp of the
     exponential of the float32-rounded shifted value on (-87, 0], exactly 0 below;
     the shift in the log-densities' dtype, so float64 log-densities of any size keep
@@ -515,14 +534,14 @@ def test_vectorised_exponentials_against_numpy():
 
     double = np.empty_like(log_prob)
     total = np.empty(row_max.size)
-    _numba._exp_shifted(log_prob, row_max, row_max.size, double, total)
+    _gaussmix.exp_shifted(log_prob, row_max, double, total)
     assert np.all(np.abs(double - exact) <= 2 * np.spacing(exact))
     np.testing.assert_array_equal(total, double[0] + double[1])
 
     def check_single(log_prob, row_max):
         single = np.empty(log_prob.shape, np.float32)
         total = np.empty(row_max.size, np.float32)
-        _numba._exp_shifted_single(log_prob, row_max, row_max.size, single, total)
+        _gaussmix.exp_shifted_single(log_prob, row_max, single, total)
         x = (log_prob - row_max).astype(np.float32).astype(np.float64)
         within = x > -87.0
         reference = np.exp(x[within])
@@ -548,55 +567,36 @@ def test_vectorised_exponentials_against_numpy():
      (np.float64, np.float32)],
 )  # fmt: skip
 @pytest.mark.parametrize("n_features", [1, 2, 3, 7, 8, 9, 12, 13, 16, 18, 24, 64, 65])
-def test_transpose_rows_every_layout(n_features, dtype, target):
+def test_transpose_rows_every_shape(n_features, dtype, target, simd_target):
     """Every path (value by value to 7 features, 8 x 8 register blocks from 8, with
     the features and rows past the last block) copies exactly the rows asked for,
-    from C-ordered, Fortran-ordered and strided rows, in either dtype."""
+    in either dtype, and writes nothing past them."""
     rng = np.random.default_rng(n_features)
     X = rng.normal(size=(50, n_features)).astype(dtype)
-    layouts = [
-        X,
-        np.asfortranarray(X),
-        rng.normal(size=(50, 2 * n_features)).astype(dtype)[:, ::2],
-    ]
-    for rows in layouts:
-        for start, n_rows in [(0, 50), (3, 21), (1, 48), (49, 1), (8, 0), (5, 8), (2, 17)]:
-            Xt = np.full((n_features, n_rows + 2), np.nan, target)
-            transpose_rows(rows, start, n_rows, Xt)
-            np.testing.assert_array_equal(
-                Xt[:, :n_rows], rows[start : start + n_rows].T.astype(target)
-            )
-            assert np.all(np.isnan(Xt[:, n_rows:]))
+    for start, n_rows in [(0, 50), (3, 21), (1, 48), (49, 1), (8, 0), (5, 8), (2, 17)]:
+        Xt = np.full((n_features, n_rows + 2), np.nan, target)
+        _gaussmix.transpose_rows(X, start, n_rows, Xt)
+        np.testing.assert_array_equal(Xt[:, :n_rows], X[start : start + n_rows].T.astype(target))
+        assert np.all(np.isnan(Xt[:, n_rows:]))
 
 
-def test_bitcasts_match_numpy_views():
-    """The jitted bit reinterpretations agree with NumPy's views, exponent bits
-    building powers of two included."""
-
-    @numba.njit
-    def cast(small, large, single, double):
-        for i in range(small.size):
-            single[i] = int32_as_float32(small[i])
-        for i in range(large.size):
-            double[i] = int64_as_float64(large[i])
-
-    rng = np.random.default_rng(0)
-    powers = np.arange(-126, 128)
-    small = np.concatenate([(powers + 127) << 23, rng.integers(0, 2**31, 1000), [0]]).astype(
-        np.int32
-    )
-    large = np.concatenate([(np.arange(-1022, 1024) + 1023) << 52, rng.integers(0, 2**62, 1000)])
-    single = np.empty(small.size, np.float32)
-    double = np.empty(large.size)
-    cast(small, large, single, double)
-    np.testing.assert_array_equal(single.view(np.int32), small)
-    np.testing.assert_array_equal(double.view(np.int64), large)
-    np.testing.assert_array_equal(single[: powers.size], np.ldexp(np.float32(1), powers))
-    np.testing.assert_array_equal(double[:2046], np.ldexp(1.0, np.arange(-1022, 1024)))
+def test_kernels_take_rows_of_any_layout():
+    """Fortran-ordered and strided rows (copied to C order first) give the same
+    statistics as the C-ordered rows."""
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(700, 9))
+    means, precisions, log_norm = random_params(rng, 3, 9, "full")
+    expected = _compiled.estep_stats(X, None, means, precisions, log_norm, "full", "full")
+    wide = np.zeros((700, 18))
+    wide[:, ::2] = X
+    for rows in (np.asfortranarray(X), wide[:, ::2]):
+        actual = _compiled.estep_stats(rows, None, means, precisions, log_norm, "full", "full")
+        for a, e in zip(actual, expected, strict=True):
+            np.testing.assert_array_equal(a, e)
 
 
 @pytest.mark.parametrize("form", ["full", "diag"])
-def test_numba_float32_log_densities_keep_digits_next_to_large_constants(form):
+def test_compiled_float32_log_densities_keep_digits_next_to_large_constants(form):
     """float32 log-densities are taken relative to the largest log normalising
     constant: constants moved by 1e6 (set directly here; tiny variances give large
     ones) leave every statistic as it was, and the log-likelihood moved by n * 1e6,
@@ -605,10 +605,10 @@ def test_numba_float32_log_densities_keep_digits_next_to_large_constants(form):
     rng = np.random.default_rng(7)
     X = (rng.normal(size=(3000, 5)) * 2 + 5).astype(np.float32)
     means, precisions, log_norm = random_params(rng, 4, 5, form)
-    base = _numba.estep_stats(X, None, means, precisions, log_norm, form, "diag")
+    base = _compiled.estep_stats(X, None, means, precisions, log_norm, form, "diag")
     for shift in (1e6, -1e6):
         moved = log_norm + shift
-        actual = _numba.estep_stats(X, None, means, precisions, moved, form, "diag")
+        actual = _compiled.estep_stats(X, None, means, precisions, moved, form, "diag")
         expected = _numpy.estep_stats(X, None, means, precisions, moved, form, "diag")
         assert_single_close(X, None, actual, expected)
         for a, b in zip(actual[:3], base[:3], strict=True):
@@ -618,7 +618,7 @@ def test_numba_float32_log_densities_keep_digits_next_to_large_constants(form):
 
 @pytest.mark.parametrize("n_rows", [1, 63, 64, 65, 1024, 1025, 5000])
 @pytest.mark.parametrize("n_components", [1, 3, 1000])
-def test_sum_of_logs_grouped_products(n_rows, n_components):
+def test_sum_of_logs_grouped_products(n_rows, n_components, simd_target):
     """The log-likelihood's sum of logs, taken over products of rows, equals the plain sum."""
     rng = np.random.default_rng(n_rows)
     # Totals of the shifted densities lie in [1, K + 1]; include both ends.
@@ -626,19 +626,40 @@ def test_sum_of_logs_grouped_products(n_rows, n_components):
     total[0] = n_components + 1.0
     total[-1] = 1.0
     expected = float(np.sum(np.log(total)))
-    got = _numba._sum_of_logs(total, n_rows)
+    got = _gaussmix.sum_of_logs(total)
     assert np.isfinite(got)
     assert abs(got - expected) <= 1e-14 * max(abs(expected), 1.0) + 1e-15 * n_rows
 
 
-@pytest.mark.parametrize("n_features", [8, 13])
-def test_full_quadratic_forms_never_read_below_the_diagonal(n_features):
+@pytest.mark.parametrize("n_features", [3, 8, 13])
+def test_full_quadratic_forms_never_read_below_the_diagonal(n_features, simd_target):
     """Register tiles on the diagonal mask what lies below it: garbage there changes nothing."""
     rng = np.random.default_rng(n_features)
     X = rng.normal(size=(700, n_features))
     means, precisions, log_norm = random_params(rng, 3, n_features, "full")
     garbage = precisions + np.tril(rng.normal(scale=1e3, size=precisions.shape), -1)
-    clean = _numba.estep_stats(X, None, means, precisions, log_norm, "full", "full")
-    dirty = _numba.estep_stats(X, None, means, garbage, log_norm, "full", "full")
+    clean = _compiled.estep_stats(X, None, means, precisions, log_norm, "full", "full")
+    dirty = _compiled.estep_stats(X, None, means, garbage, log_norm, "full", "full")
     for a, b in zip(clean, dirty, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("d", "form"), [(1, "full"), (3, "full"), (9, "full"), (5, "diag")])
+def test_compiled_log_prob_resp_matches_numpy_reference(d, form, dtype, simd_target):
+    """Predictions' log-densities and log responsibilities (float64 for either dtype),
+    far rows included (capped quadratic forms), and a row's numbers the same whether
+    it is scored alone or with 2999 others."""
+    rng = np.random.default_rng(d)
+    X = (rng.normal(size=(3000, d)) * 2).astype(dtype)
+    X[5] = 1e200 if dtype == np.float64 else 1e30
+    means, precisions, log_norm = random_params(rng, 4, d, form)
+    log_prob, log_resp = _compiled.log_prob_resp(X, means, precisions, log_norm, form)
+    ref_prob, ref_resp = _numpy.log_prob_resp(X, means, precisions, log_norm, form)
+    assert log_prob.dtype == log_resp.dtype == np.float64
+    np.testing.assert_allclose(log_prob, ref_prob, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(log_resp, ref_resp, rtol=1e-12, atol=1e-12)
+    for i in (0, 5, 1007, 1008, 2999):
+        alone = _compiled.log_prob_resp(X[i : i + 1], means, precisions, log_norm, form)
+        np.testing.assert_array_equal(alone[0], log_prob[i : i + 1])
+        np.testing.assert_array_equal(alone[1], log_resp[i : i + 1])

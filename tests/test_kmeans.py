@@ -12,7 +12,7 @@ from gaussmix import GaussianMixture
 from gaussmix._kmeans import kmeans_labels
 from gaussmix.kernels import _numpy, get_kernel
 
-NUMBA = get_kernel("numba")
+COMPILED = get_kernel("compiled")
 NUMPY = get_kernel("numpy")
 
 
@@ -26,7 +26,7 @@ def test_labels_equal_scikit_learn_kmeans(seed, n, d, k, weighted):
     weight = np.random.default_rng(seed).uniform(0.2, 3.0, n) if weighted else None
     expected = KMeans(k, n_init=1, random_state=np.random.RandomState(seed))
     expected = expected.fit(X, sample_weight=weight).labels_
-    labels = kmeans_labels(X, weight, k, np.random.RandomState(seed), NUMBA, n_threads=2)
+    labels = kmeans_labels(X, weight, k, np.random.RandomState(seed), COMPILED, n_threads=2)
     np.testing.assert_array_equal(labels, expected)
 
 
@@ -34,14 +34,14 @@ def test_random_state_consumed_as_scikit_learn_does():
     # After the start, the same random stream must be left for what follows.
     X, _ = mixture_data(2000, 3, 4, seed=5)
     ours, theirs = np.random.RandomState(7), np.random.RandomState(7)
-    kmeans_labels(X, None, 4, ours, NUMBA)
+    kmeans_labels(X, None, 4, ours, COMPILED)
     KMeans(4, n_init=1, random_state=theirs).fit(X)
     assert ours.uniform() == theirs.uniform()
 
 
-def test_numba_and_numpy_twins_give_same_labels():
+def test_compiled_and_numpy_twins_give_same_labels():
     X, _ = mixture_data(1500, 4, 6, seed=3)
-    a = kmeans_labels(X, None, 6, np.random.RandomState(0), NUMBA, n_threads=2)
+    a = kmeans_labels(X, None, 6, np.random.RandomState(0), COMPILED, n_threads=2)
     b = kmeans_labels(X, None, 6, np.random.RandomState(0), NUMPY, n_threads=1)
     np.testing.assert_array_equal(a, b)
 
@@ -50,12 +50,12 @@ def test_numba_and_numpy_twins_give_same_labels():
 @pytest.mark.parametrize("n_features", [7, 24])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_lloyd_step_twins(n_features, dtype, weighted):
+def test_lloyd_step_twins(n_features, dtype, weighted, simd_target):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3001, n_features)).astype(dtype)
     weight = rng.uniform(0.1, 2.0, 3001) if weighted else None
     centers = rng.normal(size=(9, n_features))
-    labels, sums, weights = NUMBA.lloyd_step(X, weight, centers)
+    labels, sums, weights = COMPILED.lloyd_step(X, weight, centers)
     ref_labels, ref_sums, ref_weights = _numpy.lloyd_step(X, weight, centers)
     np.testing.assert_array_equal(labels, ref_labels)
     np.testing.assert_allclose(sums, ref_sums, rtol=1e-12, atol=1e-12)
@@ -78,7 +78,7 @@ def test_label_stats_twins(n_features, scatter, weighted):
     if weighted:
         weight[::7] = 0.0  # rows that carry no weight
         weight[labels == 3] = 0.0  # a component whose rows all carry none
-    got = NUMBA.label_stats(X, weight, labels, 5, scatter)  # component 4 is empty
+    got = COMPILED.label_stats(X, weight, labels, 5, scatter)  # component 4 is empty
     ref = _numpy.label_stats(X, weight, labels, 5, scatter)
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
@@ -91,7 +91,7 @@ def test_label_stats_of_float32_rows_against_float64_reference():
     rng = np.random.default_rng(3)
     X = (rng.normal(size=(6000, 24)) * rng.uniform(0.5, 3, 24) + 300).astype(np.float32)
     labels = rng.integers(0, 3, len(X))
-    got = NUMBA.label_stats(X, None, labels, 3, "full")
+    got = COMPILED.label_stats(X, None, labels, 3, "full")
     ref = _numpy.label_stats(X.astype(np.float64), None, labels, 3, "full")
     np.testing.assert_array_equal(got[0], ref[0])
     np.testing.assert_allclose(got[1], ref[1], rtol=1e-12)
@@ -105,13 +105,13 @@ def test_label_stats_of_float32_rows_against_float64_reference():
 @pytest.mark.parametrize("n_features", [3, 12])
 @pytest.mark.parametrize("picked", [[3, 10, 500], [3, 10, 500, 7, 2000]])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_candidate_distances_twins(n_features, picked, weighted):
+def test_candidate_distances_twins(n_features, picked, weighted, simd_target):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(2999, n_features))
     weight = rng.uniform(0.1, 2.0, 2999) if weighted else None
     closest = rng.uniform(0.0, 5.0, 2999)
     candidates = X[picked]
-    d, pots = NUMBA.candidate_distances(X, weight, closest, candidates)
+    d, pots = COMPILED.candidate_distances(X, weight, closest, candidates)
     d_ref, pots_ref = _numpy.candidate_distances(X, weight, closest, candidates)
     np.testing.assert_allclose(d, d_ref, rtol=1e-13)
     np.testing.assert_allclose(pots, pots_ref, rtol=1e-12)
@@ -120,11 +120,11 @@ def test_candidate_distances_twins(n_features, picked, weighted):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("offset", [0.0, 1e6])
-def test_column_variances_twins(dtype, offset):
+def test_column_variances_twins(dtype, offset, simd_target):
     rng = np.random.default_rng(4)
     X = (rng.normal(size=(5001, 6)) * [1, 2, 3, 1e-3, 1e3, 1] + offset).astype(dtype)
     expected = np.var(X.astype(np.float64), axis=0)
-    np.testing.assert_allclose(NUMBA.column_variances(X), expected, rtol=1e-9)
+    np.testing.assert_allclose(COMPILED.column_variances(X), expected, rtol=1e-9)
     np.testing.assert_allclose(NUMPY.column_variances(X), expected, rtol=1e-12)
 
 
@@ -133,7 +133,7 @@ def test_cumulative_sum_bit_identical_to_numpy(n):
     # k-means++ draws its candidates by searching these sums: one bit off could
     # move a draw to the neighbouring row.
     values = np.random.default_rng(n).exponential(size=n) * 1e3
-    for kernel in (NUMBA, NUMPY):
+    for kernel in (COMPILED, NUMPY):
         np.testing.assert_array_equal(kernel.cumulative_sum(values), np.cumsum(values))
 
 

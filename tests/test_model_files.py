@@ -1063,7 +1063,7 @@ _DETECTORS: dict = {}
 
 def fitted_detector(key, dtype=np.float64):
     """Detectors fitted on a DataFrame of clusters and scattered points; cached."""
-    numpy_kernel = GaussianMixture(kernel="numpy")  # numba's cache would unpickle
+    numpy_kernel = GaussianMixture(kernel="numpy")
     params = {
         "fixed": {"n_components": 3, "contamination": 0.05, "mixture": numpy_kernel},
         "noise search": {

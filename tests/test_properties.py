@@ -143,7 +143,7 @@ fit_settings = st.fixed_dictionaries(
         "init_params": st.sampled_from(
             ("kmeans", "k-means++", "random", "random_from_data", "hc")
         ),
-        "kernel": st.sampled_from(("numpy", "numba")),
+        "kernel": st.sampled_from(("numpy", "compiled")),
         "random_state": st.integers(0, 1000),
         "n_components": st.integers(1, 4),
         "block_size": st.sampled_from((None, 7, 64)),

@@ -152,3 +152,57 @@ def test_file_fit_bit_for_bit_on_any_number_of_threads(tmp_path):
         fits.append(_fit(gaussmix.open_data(path, block_rows=3000), n_components=3))
     for other in fits[1:]:
         _assert_bit_identical(fits[0], other, X)
+
+
+def test_threadpoolctl_lists_gaussmix_with_its_extension_module():
+    from threadpoolctl import threadpool_info
+
+    from gaussmix.kernels import _gaussmix
+
+    (info,) = [i for i in threadpool_info() if i["user_api"] == "gaussmix"]
+    assert info["filepath"] == os.path.realpath(_gaussmix.__file__)
+    assert info["num_threads"] == gaussmix.get_num_threads()
+    assert info["version"] == gaussmix.__version__
+
+
+@pytest.mark.parametrize("setting", [None, 3])
+def test_threadpool_limits_caps_gaussmix_and_restores_the_setting(monkeypatch, setting):
+    """threadpool_limits(1) caps fits to one thread (no pool is asked for), and
+    restores the setting it found, the default included."""
+    from threadpoolctl import threadpool_limits
+
+    requested = []
+    real_pool = backend_pool.shared_pool
+
+    def recording_pool(workers):
+        requested.append(workers)
+        return real_pool(workers)
+
+    monkeypatch.setattr(backend_pool, "shared_pool", recording_pool)
+    gaussmix.set_num_threads(setting)
+    X, _ = mixture_data(60_000, 6, 3, seed=1)
+    with threadpool_limits(1):
+        assert gaussmix.get_num_threads() == 1
+        _fit(X, n_components=3)
+    assert requested == []
+    assert gaussmix.set_num_threads(None) == setting
+    gaussmix.set_num_threads(3)
+    with threadpool_limits(1, user_api="blas"):
+        assert gaussmix.get_num_threads() == 3  # limits of BLAS leave gaussmix alone
+
+
+def test_threadpool_limits_in_a_fresh_process():
+    """The controller is registered and the extension loaded by ``import gaussmix``,
+    whichever of gaussmix and threadpoolctl is imported first."""
+    code = (
+        "from threadpoolctl import threadpool_limits\n"
+        "import gaussmix\n"
+        "with threadpool_limits(1):\n"
+        "    inside = gaussmix.get_num_threads()\n"
+        "print(inside, gaussmix.set_num_threads(None))\n"
+    )
+    env = dict(os.environ, GAUSSMIX_NUM_THREADS="2")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["1", "None"]

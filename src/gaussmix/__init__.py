@@ -6,8 +6,8 @@
 >>> gaussmix.save(gm.fit(X), "model.gmm")  # doctest: +SKIP
 >>> gm = gaussmix.load("model.gmm")  # doctest: +SKIP
 
-``import gaussmix`` is light: numba, matplotlib and dask are imported only where
-they are used.
+``import gaussmix`` is light: matplotlib, dask and sklearn.cluster are imported only
+where they are used.
 """
 
 from __future__ import annotations

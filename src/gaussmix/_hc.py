@@ -27,8 +27,7 @@ What is replicated from mclust (version 6.0.0, ``hc``, ``hcVVV``, ``hcEII``,
 - Data with more rows than ``subset`` (2000, ``mclust.options("subset")``) are
   clustered on a uniform random subset of that many rows.
 
-The agglomeration runs in a numba kernel (:mod:`gaussmix.kernels._hc`), imported on
-first use.
+The agglomeration runs in the compiled kernels (:mod:`gaussmix.kernels._hc`).
 """
 
 from __future__ import annotations

@@ -226,6 +226,8 @@ def _method_stats(setup: FitSetup, method: str) -> tuple[SuffStats, float | None
         stats = SuffStats.merge_all(random_parts())
     else:
         if method == "k-means++":
+            # Imported here: sklearn.cluster takes 70-170 ms to import, which every
+            # `import gaussmix` would pay.
             from sklearn.cluster import kmeans_plusplus
 
             _, indices = kmeans_plusplus(

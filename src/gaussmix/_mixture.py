@@ -132,9 +132,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     block_size : int or None, default=None
         Rows per block of the EM pass; None chooses from the problem's shape. The
         result does not depend on it (to rounding).
-    kernel : {"auto", "numpy", "numba"}, default="auto"
-        The E-step kernel: the fused numba kernel, or the NumPy kernel (BLAS
-        products; the reference). ``"auto"`` uses numba when it can be imported.
+    kernel : {"auto", "compiled", "numpy"}, default="auto"
+        The E-step kernel: the compiled kernel (fused loops in C++, built with the
+        package; ``"auto"``), or the NumPy kernel (BLAS products; the reference).
+        ``"numba"``, the name of the kernels the compiled ones replaced, is
+        accepted as another name for ``"compiled"``.
 
     Attributes
     ----------
@@ -435,7 +437,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_components, n_features = params.means.shape
         precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
         log_norm = params.log_norm(model)
-        kernel = get_kernel("numpy")
+        kernel = get_kernel(self.kernel)
         backend = resolve(X, None, n_components=n_components, block_size=self.block_size)
 
         def block(X_block):

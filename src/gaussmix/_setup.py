@@ -97,7 +97,7 @@ class FitSetup:
         reg_covar : float or "auto"
             ``"auto"`` regularises by ``RIDGE_FRACTION`` of each feature's variance
             (one pass over the data, here).
-        kernel : {"auto", "numpy", "numba"}
+        kernel : {"auto", "numpy", "compiled", "numba"}
         block_size : int or None
         random_state : int, RandomState or None
         weights_init, means_init, precisions_init : array-like or None

@@ -14,22 +14,30 @@ Their number is, by precedence:
 The results do not depend on the number: statistics are summed over row ranges
 fixed by the problem's shape, in row order, so a fit gives bit-identical numbers
 on any number of threads.
+
+The setting of :func:`set_num_threads` lives in the compiled extension module,
+which exports it as C functions; a controller registered with threadpoolctl (when
+it is installed, as scikit-learn requires) reads and sets it, so that
+``threadpoolctl.threadpool_limits(n)`` caps gaussmix as it caps BLAS and OpenMP.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from .kernels import LIBRARY_PREFIX, num_threads_setting, set_num_threads_setting
 
 __all__ = ["get_num_threads", "set_num_threads", "thread_limit"]
 
 ENV_VARIABLE = "GAUSSMIX_NUM_THREADS"
 
 _local = threading.local()
-_setting: int | None = None
 
 
 def _check(n_threads, what: str) -> int | None:
@@ -89,10 +97,8 @@ def set_num_threads(n_threads: int | None) -> int | None:
     1
     >>> _ = gaussmix.set_num_threads(previous)
     """
-    global _setting
-    previous = _setting
-    _setting = _check(n_threads, "n_threads")
-    return previous
+    previous = set_num_threads_setting(_check(n_threads, "n_threads") or 0)
+    return previous or None
 
 
 def get_num_threads() -> int:
@@ -103,9 +109,14 @@ def get_num_threads() -> int:
     n_threads : int
         See the module's documentation for the order in which the limits apply.
     """
-    n_threads = _setting or _from_environment() or available_cpus()
+    n_threads = _process_threads()
     limit = getattr(_local, "limit", None)
     return n_threads if limit is None else min(limit, n_threads)
+
+
+def _process_threads() -> int:
+    """The process-wide number: the setting, the environment's, or every CPU."""
+    return num_threads_setting() or _from_environment() or available_cpus()
 
 
 @contextmanager
@@ -121,3 +132,44 @@ def thread_limit(n_threads: int | None) -> Iterator[None]:
         yield
     finally:
         _local.limit = previous
+
+
+def _register_with_threadpoolctl() -> None:
+    try:
+        import threadpoolctl
+    except ImportError:  # pragma: no cover - scikit-learn requires it
+        return
+
+    defaults: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    class GaussmixController(threadpoolctl.LibController):
+        """gaussmix's thread cap, as threadpoolctl sees it (user_api "gaussmix")."""
+
+        user_api = "gaussmix"
+        internal_api = "gaussmix"
+        filename_prefixes = (LIBRARY_PREFIX,)
+        check_symbols = ("gaussmix_get_num_threads", "gaussmix_set_num_threads")
+
+        def get_num_threads(self) -> int:
+            self.dynlib.gaussmix_get_num_threads.restype = ctypes.c_int
+            setting = self.dynlib.gaussmix_get_num_threads()
+            # threadpool_limits restores what this returned when it began: remember
+            # whether that was the default, to restore the default rather than fix it.
+            defaults[self] = None if setting else _process_threads()
+            return setting or defaults[self]
+
+        def set_num_threads(self, num_threads: int) -> None:
+            if num_threads == defaults.get(self):
+                num_threads = 0
+            self.dynlib.gaussmix_set_num_threads.argtypes = [ctypes.c_int]
+            self.dynlib.gaussmix_set_num_threads(int(num_threads))
+
+        def get_version(self) -> str:
+            from ._version import __version__
+
+            return __version__
+
+    threadpoolctl.register(GaussmixController)
+
+
+_register_with_threadpoolctl()

@@ -12,7 +12,7 @@ from ._pool import run_everywhere
 
 # Rows x (components + features) per block: about 8 MiB of float64 work space
 # for the NumPy kernel, which holds a block's (rows, components) arrays; the
-# numba kernel works through a block in small chunks whatever its size.
+# compiled kernel works through a block in small chunks whatever its size.
 _BLOCK_CELLS = 1 << 20
 _MIN_BLOCK_ROWS = 256
 # Blocks per pass at least: enough for the threads of most machines to share.

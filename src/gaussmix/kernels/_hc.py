@@ -1,4 +1,4 @@
-"""Jitted agglomeration for model-based hierarchical clustering (mclust's hcVVV, hcEII).
+"""Agglomeration for model-based hierarchical clustering (mclust's hcVVV, hcEII).
 
 Every row starts as its own group; each step merges the pair of groups whose merge
 increases the criterion least (Fraley, 1998). A group is kept as its weight ``n``,
@@ -35,152 +35,24 @@ the minimum of its pairs ``(., j)`` (or, once that pair's cost went up, a lower
 bound, refreshed only if the row is needed), which picks the same pair in O(n^2)
 typical time.
 
-Every sum runs in a fixed order (no fast-math), so the rounding of the costs does not
-depend on the SIMD width; and the arithmetic is symmetric, to the last bit, under a
-change of sign of a column of ``Z`` (the sign of an SVD's singular vectors is
-arbitrary).
+The agglomeration is compiled (``native/hc.cpp``) once, for the baseline instruction
+set: every sum runs in a fixed order (no fast-math, no fused multiply-adds), so the
+rounding of the costs does not depend on the CPU's SIMD width; and the arithmetic is
+symmetric, to the last bit, under a change of sign of a column of ``Z`` (the sign of
+an SVD's singular vectors is arbitrary).
 """
 
 from __future__ import annotations
 
-import math
-
-import numba
 import numpy as np
+
+from . import _gaussmix
 
 __all__ = ["MODEL_CODES", "agglomerate"]
 
-# Element loops rather than slice assignments throughout: numba compiles array
-# assignment machinery for each slice assignment, several seconds in all.
-_JIT = {"nogil": True, "cache": True, "nopython": True}
-
 MODEL_CODES = {"VVV": 0, "EII": 1}
 
-_EPS = float(np.finfo(np.float64).eps)
 
-
-@numba.jit(**_JIT)
-def _trace_term(weight, trace, alpha, beta):
-    """A group's VVV term while det(W) = 0: weight * log(beta (trace + alpha) / weight)."""
-    return weight * math.log(beta * (trace + alpha) / weight)
-
-
-@numba.jit(**_JIT)
-def _full_term(scatter, weight, trace, alpha, beta, work):
-    """weight * log(det(W / weight) + beta (trace + alpha) / weight), W from its lower triangle.
-
-    The determinant is the product of the squared Cholesky pivots (no logarithms,
-    which would cost more than the factorisation at small p); it is 0 when W is
-    not positive definite, and taken through logarithms if the product leaves the
-    floating-point range.
-    """
-    p = scatter.shape[0]
-    scale = 1.0 / weight
-    b = beta * (trace + alpha) / weight
-    det = 1.0
-    for j in range(p):
-        s = scatter[j, j] * scale
-        for k in range(j):
-            s -= work[j, k] * work[j, k]
-        if not s > 0.0:
-            return weight * math.log(b)
-        det *= s
-        pivot = math.sqrt(s)
-        work[j, j] = pivot
-        for i in range(j + 1, p):
-            t = scatter[i, j] * scale
-            for k in range(j):
-                t -= work[i, k] * work[j, k]
-            work[i, j] = t / pivot
-    if 0.0 < det < np.inf:
-        return weight * math.log(det + b)
-    log_det = 0.0
-    for j in range(p):
-        log_det += 2.0 * math.log(work[j, j])
-    hi = max(log_det, math.log(b))
-    lo = min(log_det, math.log(b))
-    return weight * (hi + math.log1p(math.exp(lo - hi)))
-
-
-@numba.jit(**_JIT)
-def _merged_scatter(a, b, factor, mean, scatter, out):
-    """Lower triangle of W_a + W_b + factor (mean_a - mean_b)(mean_a - mean_b)^T."""
-    p = mean.shape[1]
-    for r in range(p):
-        dr = factor * (mean[a, r] - mean[b, r])
-        for c in range(r + 1):
-            out[r, c] = scatter[a, r, c] + scatter[b, r, c] + dr * (mean[a, c] - mean[b, c])
-
-
-@numba.jit(**_JIT)
-def _fill(d, a, stop, vvv, count, weight, mean, scatter, trace, term, alpha, beta, merged, work):
-    """Costs of merging group ``a`` with each group ``j < stop``, ``j != a``, into ``d``.
-
-    The cost is symmetric in the two groups to the last bit, so it does not matter
-    which of a pair is ``a``.
-    """
-    p = mean.shape[1]
-    for j in range(stop):
-        if j == a:
-            continue
-        w = weight[a] + weight[j]
-        factor = weight[a] * weight[j] / w
-        dist = 0.0
-        for k in range(p):
-            t = mean[a, k] - mean[j, k]
-            dist += t * t
-        if vvv:
-            tr = trace[a] + trace[j] + factor * dist
-            if count[a] + count[j] > p and tr > 0.0:
-                _merged_scatter(a, j, factor, mean, scatter, merged)
-                merged_term = _full_term(merged, w, tr, alpha, beta, work)
-            else:
-                merged_term = _trace_term(w, tr, alpha, beta)  # below rank det(W) is 0
-            cost = merged_term - (term[a] + term[j])
-        else:
-            cost = factor * dist
-        d[(a * (a - 1) // 2 + j) if j < a else (j * (j - 1) // 2 + a)] = cost
-
-
-@numba.jit(**_JIT)
-def _rescan(d, j, row_min, row_arg):
-    """Minimum of the pairs (i, j), i < j, and the last i attaining it."""
-    base = j * (j - 1) // 2
-    best = np.inf
-    arg = 0
-    for i in range(j):
-        v = d[base + i]
-        if v <= best:
-            best = v
-            arg = i
-    row_min[j] = best
-    row_arg[j] = arg
-
-
-@numba.jit(**_JIT)
-def _changed(d, i, j, row_min, row_arg, stale):
-    """Update row ``j``'s minimum after the cost of pair (i, j) changed.
-
-    A row is *stale* when its minimum may have moved up: ``row_min[j]`` is then only
-    a lower bound of its pairs' costs, and the row is rescanned if it is picked.
-    """
-    v = d[j * (j - 1) // 2 + i]
-    if stale[j]:
-        if v < row_min[j]:
-            row_min[j] = v  # below every other pair: the (exact) minimum
-            row_arg[j] = i
-            stale[j] = False
-    elif row_arg[j] == i:
-        if v <= row_min[j]:
-            row_min[j] = v  # still the (last) minimum: every later pair costs more
-        else:
-            stale[j] = True
-    elif v < row_min[j] or (v == row_min[j] and i > row_arg[j]):
-        row_min[j] = v
-        row_arg[j] = i
-
-
-@numba.jit(**_JIT)
 def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
     """Merge the rows of ``Z`` into one group, cheapest merge first.
 
@@ -206,146 +78,13 @@ def agglomerate(Z, sample_weight, model, alpha, beta, tie_rtol):
     costs : ndarray of shape (n_rows - 1,)
         The increase of the criterion made by each merge.
     """
-    m, p = Z.shape
-    vvv = model == 0
-    count = np.ones(m, dtype=np.int64)
-    weight = sample_weight.copy()
-    mean = Z.copy()
-    scatter = np.zeros((m if vvv else 1, p, p))
-    trace = np.zeros(m)
-    term = np.empty(m)
-    label = np.empty(m, dtype=np.int64)  # a group's name: its smallest row index
-    for i in range(m):
-        term[i] = _trace_term(weight[i], 0.0, alpha, beta) if vvv else 0.0
-        label[i] = i
-    merged = np.zeros((p, p))
-    work = np.zeros((p, p))
-    row_norm = 0.0  # bounds every group mean's norm, the scale of its rounding
-    for i in range(m):
-        s = 0.0
-        for k in range(p):
-            s += Z[i, k] * Z[i, k]
-        row_norm = max(row_norm, math.sqrt(s))
-    merges = np.empty((max(m - 1, 0), 2), dtype=np.int64)
-    costs = np.empty(max(m - 1, 0))
-    if m < 2:
-        return merges, costs
-
-    d = np.empty(m * (m - 1) // 2)
-    row_min = np.empty(m)
-    row_arg = np.zeros(m, dtype=np.int64)
-    stale = np.zeros(m, dtype=np.bool_)
-    for j in range(1, m):
-        _fill(d, j, j, vvv, count, weight, mean, scatter, trace, term, alpha, beta, merged, work)
-        _rescan(d, j, row_min, row_arg)
-
-    g = m
-    for step in range(m - 1):
-        # The cheapest merge. A stale row has a lower bound only; if it is picked,
-        # rescan it and pick again.
-        while True:
-            best = np.inf
-            bj = 1
-            for j in range(1, g):
-                if row_min[j] <= best:
-                    best = row_min[j]
-                    bj = j
-            if not stale[bj]:
-                break
-            _rescan(d, bj, row_min, row_arg)
-            stale[bj] = False
-        bi = row_arg[bj]
-        if vvv:
-            merged_term = best + term[bi] + term[bj]
-            magnitude = abs(merged_term) + abs(term[bi]) + abs(term[bj])
-            magnitude += weight[bi] + weight[bj]
-        else:
-            dist = 0.0
-            for k in range(p):
-                t = mean[bi, k] - mean[bj, k]
-                dist += t * t
-            magnitude = weight[bi] * weight[bj] / (weight[bi] + weight[bj])
-            magnitude *= row_norm * (2.0 * math.sqrt(dist) + _EPS * row_norm)
-        bound = best + tie_rtol * magnitude
-        if not bound >= best:  # NaN from overflowed data: the search below must end
-            bound = best
-        # The last pair within the bound in packed order: the largest j, then the
-        # largest i (the search ends at the cheapest pair's row at the latest).
-        bj = g - 1
-        while True:
-            if row_min[bj] <= bound:
-                if not stale[bj]:
-                    break
-                _rescan(d, bj, row_min, row_arg)
-                stale[bj] = False
-            else:
-                bj -= 1
-        base = bj * (bj - 1) // 2
-        bi = bj - 1
-        while d[base + bi] > bound:
-            bi -= 1
-        merges[step, 0] = min(label[bi], label[bj])
-        merges[step, 1] = max(label[bi], label[bj])
-        costs[step] = d[base + bi]
-
-        # Group bj joins group bi (kept in slot bi).
-        w = weight[bi] + weight[bj]
-        factor = weight[bi] * weight[bj] / w
-        if vvv:
-            dist = 0.0
-            for k in range(p):
-                t = mean[bi, k] - mean[bj, k]
-                dist += t * t
-            trace[bi] = trace[bi] + trace[bj] + factor * dist
-            _merged_scatter(bi, bj, factor, mean, scatter, merged)
-            for r in range(p):
-                for c in range(r + 1):
-                    scatter[bi, r, c] = merged[r, c]
-            if count[bi] + count[bj] > p and trace[bi] > 0.0:
-                term[bi] = _full_term(merged, w, trace[bi], alpha, beta, work)
-            else:
-                term[bi] = _trace_term(w, trace[bi], alpha, beta)
-        share = weight[bj] / w
-        for k in range(p):
-            mean[bi, k] += share * (mean[bj, k] - mean[bi, k])
-        weight[bi] = w
-        count[bi] += count[bj]
-        label[bi] = min(label[bi], label[bj])
-
-        # The last slot moves into slot bj, with its pairs.
-        last = g - 1
-        if bj != last:
-            count[bj] = count[last]
-            weight[bj] = weight[last]
-            for k in range(p):
-                mean[bj, k] = mean[last, k]
-            label[bj] = label[last]
-            if vvv:
-                for r in range(p):
-                    for c in range(r + 1):
-                        scatter[bj, r, c] = scatter[last, r, c]
-                trace[bj] = trace[last]
-                term[bj] = term[last]
-            base_last = last * (last - 1) // 2
-            base_j = bj * (bj - 1) // 2
-            for i in range(bj):
-                d[base_j + i] = d[base_last + i]
-            for i in range(bj + 1, last):
-                d[i * (i - 1) // 2 + bj] = d[base_last + i]
-        g -= 1
-
-        # New costs of the merged group, then the row minima they touch.
-        _fill(d, bi, g, vvv, count, weight, mean, scatter, trace, term, alpha, beta, merged, work)
-        if bj < g:
-            _rescan(d, bj, row_min, row_arg)
-            stale[bj] = False
-        if bi > 0:
-            _rescan(d, bi, row_min, row_arg)
-            stale[bi] = False
-        for j in range(bi + 1, g):
-            if j == bj:
-                continue
-            _changed(d, bi, j, row_min, row_arg, stale)
-            if bj < j:
-                _changed(d, bj, j, row_min, row_arg, stale)
-    return merges, costs
+    if model not in MODEL_CODES.values():
+        raise ValueError(f"model must be one of {sorted(MODEL_CODES.values())}; got {model!r}")
+    return _gaussmix.agglomerate(
+        np.ascontiguousarray(Z, dtype=np.float64),
+        np.ascontiguousarray(sample_weight, dtype=np.float64),
+        model == MODEL_CODES["VVV"],
+        float(alpha),
+        float(beta),
+        float(tie_rtol),
+    )
