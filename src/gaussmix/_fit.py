@@ -314,9 +314,7 @@ def _validated_rows(estimator, X, *, values: bool = True):
     if is_dask_collection(X):
         X = dask_rows(X)
         set_dask_features(estimator, X)
-        if values:
-            X.check_values()
-        return X
+        return X.checked() if values else X
     X = validate_data(estimator, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
     if values:
         check.check_magnitude(X)

@@ -39,6 +39,7 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 
 from ._validation import check_option, check_sample_weight, check_scalar_param
+from .backends import dask_rows, is_dask_collection, resolve
 from .io import DataSource
 from .kernels import hc_agglomerate
 
@@ -216,6 +217,17 @@ def hc_tree(
         check_scalar_param(subset, "subset", Integral, minimum=2)
     if isinstance(X, DataSource):
         n_samples, take = X.n_rows, X.read_rows
+    elif is_dask_collection(X):
+        # The rows stay on the cluster; those of the subset are gathered.
+        backend = resolve(dask_rows(X), None, n_components=1)
+        n_samples = backend.n_rows
+
+        def take(rows):
+            return backend.take(rows)[0]
+
+        if is_dask_collection(sample_weight):
+            # Which rows may be drawn depends on every weight: gathered, 8 bytes a row.
+            sample_weight = np.asarray(sample_weight)
     else:
         X = check_array(X, dtype=[np.float64, np.float32])
         n_samples = X.shape[0]
@@ -239,7 +251,8 @@ def sample_rows(
 ) -> np.ndarray:
     """Sorted indices of the rows to cluster: every row of positive weight, or a
     uniform random ``subset`` of them (``random_state`` is used only then)."""
-    candidates = None if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    # np.asarray: weights held by Dask are computed here (they decide the candidates).
+    candidates = None if sample_weight is None else np.flatnonzero(np.asarray(sample_weight) > 0)
     n_candidates = n_samples if candidates is None else candidates.size
     if subset is None or n_candidates <= subset:
         return np.arange(n_samples) if candidates is None else candidates

@@ -32,6 +32,7 @@ from ._hc import SUBSET_ROWS, hc_tree
 from ._init import Partition
 from ._mixture import GaussianMixture, criteria_terms, n_free_parameters
 from ._validation import check_sample_weight
+from .backends import DaskRows, checked_weight, dask_rows, is_dask_collection
 from .covariance import RIDGE_FRACTION, get_covariance_model
 from .exceptions import InvalidParameterError
 from .io import DataSource
@@ -136,13 +137,21 @@ def select_model(
             "n_jobs must be None, a positive number of cells fitted at once, or negative "
             f"(-1: every core, -2: all but one, ...); got {n_jobs!r}."
         )
-    if not isinstance(X, DataSource):
-        # Bad data (NaN, text, too few rows) is reported once, here, rather than as
-        # the same failure in every cell. X itself goes on to the fits unchanged,
-        # so a DataFrame's column names reach the fitted models.
-        check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
-    # Bad weights too: the check each fit makes, made once.
-    check_sample_weight(sample_weight, _shape(X)[0], min(ks))
+    if is_dask_collection(X):
+        # The rows stay on the cluster: checked once here (one pass), then every
+        # cell's passes are graphs on them.
+        X = dask_rows(X).checked()
+        if X.n_rows < 2:
+            raise ValueError(f"select_model needs at least 2 rows; got {X.n_rows}.")
+        sample_weight = checked_weight(sample_weight, X.row_chunks, min(ks))
+    else:
+        if not isinstance(X, DataSource):
+            # Bad data (NaN, text, too few rows) is reported once, here, rather than
+            # as the same failure in every cell. X itself goes on to the fits
+            # unchanged, so a DataFrame's column names reach the fitted models.
+            check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
+        # Bad weights too: the check each fit makes, made once.
+        check_sample_weight(sample_weight, _shape(X)[0], min(ks))
     params.setdefault("tol", 1e-5)
     params.setdefault("max_iter", 1000)
     rng = check_random_state(random_state)
@@ -198,8 +207,8 @@ def _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed) -> dict
 
 
 def _shape(X) -> tuple[int, int]:
-    if isinstance(X, DataSource):
-        return X.n_rows, X.n_features
+    if isinstance(X, DataSource | DaskRows):
+        return X.shape[0], X.shape[1]
     shape = np.shape(X)
     return int(shape[0]), int(shape[1]) if len(shape) > 1 else 1
 

@@ -22,13 +22,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _validation as check
-from .._fit import check_mixture_params
+from .._fit import check_mixture_params, set_dask_features
 from .._grid import CRITERIA, component_counts, model_names
 from .._mixture import GaussianMixture
 from .._selection import select_model
+from ..backends import checked_weight, dask_rows, is_dask_collection
 from ..covariance import get_covariance_model
 from ..exceptions import InvalidParameterError
 from ..io import DataSource
+from ._dask_threshold import dask_weighted_threshold
 from ._noise import NoiseProblem, fit_noise_model, noise_boundary, select_noise_model
 
 __all__ = ["AUTO_COMPONENTS", "OutlierDetector", "check_detector_params", "weighted_threshold"]
@@ -282,7 +284,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, in memory (an array or a DataFrame).
+            Training data, in memory (an array or a DataFrame), or a Dask array or
+            DataFrame with ``noise=False``: the rows stay on the cluster, and the
+            threshold, the same as in memory, is found there by weighted histograms
+            that narrow down to at most 100,000 scores gathered to the client.
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -300,9 +305,22 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 "DataFrame): the threshold is a quantile of every training score. Fit a "
                 "GaussianMixture on the file, or load a sample of its rows."
             )
-        X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-        check.check_magnitude(X)
-        weight = check.check_sample_weight(sample_weight, X.shape[0], 1)
+        on_cluster = is_dask_collection(X)
+        if on_cluster:
+            if self.noise:
+                raise ValueError(
+                    "OutlierDetector(noise=True) needs its training data in memory: the "
+                    "noise component starts from a nearest-neighbour clean-up of every "
+                    "row. Use noise=False with a contamination fraction on a Dask "
+                    "collection, or fit on a sample of its rows."
+                )
+            X = dask_rows(X).checked()
+            set_dask_features(self, X)
+            weight = checked_weight(sample_weight, X.row_chunks, 1)
+        else:
+            X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
+            check.check_magnitude(X)
+            weight = check.check_sample_weight(sample_weight, X.shape[0], 1)
         settings = self._mixture_settings(search)
         for name in ("selection_", "noise_weight_", "noise_log_volume_"):
             self.__dict__.pop(name, None)
@@ -334,6 +352,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         scores = self.mixture_.score_samples(X)
         if self.contamination == "auto":
             self.offset_ = noise_boundary(self.noise_weight_, self.noise_log_volume_)
+        elif on_cluster:
+            self.offset_ = dask_weighted_threshold(scores, weight, self.contamination)
         else:
             self.offset_ = weighted_threshold(scores, weight, self.contamination)
         return self
@@ -379,6 +399,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     def _validate(self, X):
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return X  # the mixture checks its features; its scores stay lazy
         return validate_data(self, X, dtype=check.float_dtypes(X), reset=False)
 
     def score_samples(self, X):

@@ -18,6 +18,7 @@ at the object's type without importing anything.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,12 @@ _MAX_JOINED_CHUNK_BYTES = 256 * 2**20
 
 
 def is_dask_collection(obj) -> bool:
-    """Whether ``obj`` is a Dask collection (array, DataFrame, Series), without importing Dask."""
+    """Whether ``obj`` is a Dask collection (array, DataFrame, Series) or :class:`DaskRows`.
+
+    Looks at the object's type, without importing Dask.
+    """
+    if isinstance(obj, DaskRows):
+        return True
     module = type(obj).__module__ or ""
     return module.split(".")[0] in ("dask", "dask_expr") and hasattr(obj, "__dask_graph__")
 
@@ -69,6 +75,7 @@ class DaskRows:
 
     array: object
     feature_names: np.ndarray | None = None
+    values_checked: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -89,6 +96,16 @@ class DaskRows:
     @property
     def row_chunks(self) -> tuple[int, ...]:
         return tuple(int(n) for n in self.array.chunks[0])
+
+    def checked(self) -> DaskRows:
+        """These rows, their values checked (one pass over them unless done before).
+
+        Raises ValueError on NaN, infinity or values whose squares overflow.
+        """
+        if self.values_checked:
+            return self
+        self.check_values()
+        return dataclasses.replace(self, values_checked=True)
 
     def check_values(self) -> None:
         """One pass over the rows: raise ValueError on NaN, infinity or overflowing values."""
@@ -114,12 +131,15 @@ def dask_rows(X) -> DaskRows:
 
     Parameters
     ----------
-    X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
+    X : dask.array.Array, dask.dataframe.DataFrame or DaskRows
+        Of shape (n_samples, n_features); DaskRows are returned as they are.
 
     Returns
     -------
     rows : DaskRows
     """
+    if isinstance(X, DaskRows):
+        return X
     feature_names = None
     if hasattr(X, "columns") and hasattr(X, "to_dask_array"):
         columns = list(X.columns)
