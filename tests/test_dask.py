@@ -21,9 +21,12 @@ from sklearn.exceptions import ConvergenceWarning
 
 import gaussmix._init
 from conftest import mixture_data, start_params
-from gaussmix import GaussianMixture
+from gaussmix import GaussianMixture, OutlierDetector, select_model
 from gaussmix._em import em_progress
+from gaussmix.anomaly._dask_threshold import dask_weighted_threshold
+from gaussmix.anomaly._detector import weighted_threshold
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -209,6 +212,119 @@ def test_float32_predictions(client, X):
     log_prob = gm.score_samples(da.from_array(X32, chunks=(1000, 3)))
     assert log_prob.dtype == np.float32
     np.testing.assert_allclose(log_prob.compute(), gm.score_samples(X32), rtol=1e-5)
+
+
+# ------------------------------------------------- model selection, outliers
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "hc"])
+def test_select_model_on_the_cluster(client, init_params):
+    X = mixture_data(1500, 2, 3, seed=4)[0]
+    settings = dict(
+        n_components=[2, 3],
+        covariance_types=["VVV", "VEI"],
+        init_params=init_params,
+        random_state=0,
+    )
+    in_memory = select_model(X, **settings)
+    on_cluster = select_model(da.from_array(X, chunks=(400, 2)), **settings)
+    columns = ["n_components", "covariance_type", "n_iter"]
+    pd.testing.assert_frame_equal(on_cluster.table[columns], in_memory.table[columns])
+    np.testing.assert_allclose(
+        on_cluster.table["log_likelihood"], in_memory.table["log_likelihood"], rtol=1e-10
+    )
+    assert on_cluster.best_params_ == in_memory.best_params_
+    assert_same_model(on_cluster.best_estimator_, in_memory.best_estimator_, rtol=1e-9)
+
+
+def test_outlier_detector_on_the_cluster(client):
+    X = mixture_data(3000, 2, 3, seed=1)[0]
+    weight = np.random.default_rng(3).integers(0, 3, size=len(X)).astype(float)
+    X_dask = da.from_array(X, chunks=(500, 2))
+    # Two cells to choose from: the choice and the threshold, kept small.
+    settings = dict(n_components=[2, 3], contamination=0.05, random_state=0)
+    for w, w_dask in ((None, None), (weight, da.from_array(weight, chunks=500))):
+        in_memory = OutlierDetector(**settings).fit(X, sample_weight=w)
+        on_cluster = OutlierDetector(**settings).fit(X_dask, sample_weight=w_dask)
+        assert on_cluster.mixture_.n_components == in_memory.mixture_.n_components
+        np.testing.assert_allclose(on_cluster.offset_, in_memory.offset_, rtol=1e-10)
+        labels = on_cluster.predict(X_dask)
+        assert isinstance(labels, da.Array)
+        np.testing.assert_array_equal(labels.compute(), in_memory.predict(X))
+    with pytest.raises(ValueError, match="noise=True"):
+        OutlierDetector(noise=True).fit(X_dask)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("scores_kind", ["continuous", "ties", "constant"])
+def test_distributed_threshold_is_the_in_memory_one(weighted, scores_kind):
+    # Small gathers and few bins force several narrowing passes. The algorithm is
+    # checked on Dask's in-process scheduler (the cluster runs it in the detector's test).
+    rng = np.random.default_rng(len(scores_kind) + weighted)
+    scores = rng.normal(size=4000)
+    if scores_kind == "ties":
+        scores = np.round(scores, 1)
+    elif scores_kind == "constant":
+        scores[:] = -3.5
+    weight = rng.integers(0, 4, size=scores.size).astype(float) if weighted else None
+    lazy_weight = None if weight is None else da.from_array(weight, chunks=700)
+    for fraction in (0.001, 0.05, 0.3):
+        expected = weighted_threshold(scores, weight, fraction)
+        for max_gather, n_bins in ((10, 4), (50, 16), (100_000, 1024)):
+            with dask.config.set(scheduler="sync"):
+                got = dask_weighted_threshold(
+                    da.from_array(scores, chunks=700),
+                    lazy_weight,
+                    fraction,
+                    max_gather=max_gather,
+                    n_bins=n_bins,
+                )
+            np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+# -------------------------------------------------------------- command line
+
+
+def test_command_line_on_the_cluster(client, tmp_path):
+    from click.testing import CliRunner
+
+    from gaussmix.cli import main
+    from gaussmix.persistence import load
+
+    X = mixture_data(2000, 2, 3, seed=1)[0]
+    data = tmp_path / "data.parquet"
+    pd.DataFrame(X, columns=["a", "b"]).to_parquet(data)
+    address = client.scheduler.address
+    runner = CliRunner()
+    fit_args = ["fit", str(data), "-k", "3", "-c", "full", "--init", "kmeans", "--seed", "0"]
+    for name, extra in (("cluster", ["--scheduler", address]), ("local", [])):
+        result = runner.invoke(
+            main, [*fit_args, "-q", "--out", str(tmp_path / f"{name}.gmm"), *extra]
+        )
+        assert result.exit_code == 0, result.output
+    on_cluster, local = load(tmp_path / "cluster.gmm"), load(tmp_path / "local.gmm")
+    assert list(on_cluster.feature_names_in_) == ["a", "b"]
+    assert_same_model(on_cluster, local, rtol=1e-10)
+    for command in (["predict", "--proba"], ["score", "--contamination", "0.05"]):
+        tables = []
+        for extra in (["--scheduler", address], []):
+            out = tmp_path / f"{command[0]}{len(extra)}.csv"
+            args = [command[0], str(tmp_path / "local.gmm"), str(data), *command[1:]]
+            result = runner.invoke(main, [*args, "-q", "--out", str(out), *extra])
+            assert result.exit_code == 0, result.output
+            tables.append(pd.read_csv(out))
+        pd.testing.assert_frame_equal(tables[0], tables[1], rtol=1e-12)
+    result = runner.invoke(
+        main,
+        [
+            "predict",
+            str(tmp_path / "local.gmm"),
+            str(tmp_path / "local.gmm"),
+            "--scheduler",
+            address,
+        ],
+    )
+    assert result.exit_code == 2 and "Parquet or CSV" in result.output
 
 
 # ------------------------------------------------------------ data on workers

@@ -185,6 +185,12 @@ _columns = click.option(
     help="Columns of DATA to use, comma-separated: names for CSV and Parquet, 0-based "
     "positions for .npy. Default: all for fit; the model's own columns otherwise.",
 )
+_scheduler = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786): DATA, "
+    "Parquet or CSV, is read and processed by the workers (needs gaussmix[dask]).",
+)
 _table_out = click.option(
     "-o",
     "--out",
@@ -332,6 +338,7 @@ def main(debug: bool) -> None:
     metavar="HTML",
     help="Also write an HTML report of the fit (and of the selection) to HTML.",
 )
+@_scheduler
 @_quiet
 def fit(
     data: Path,
@@ -348,6 +355,7 @@ def fit(
     jobs: int | None,
     in_memory: bool | None,
     report: Path | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Fit a Gaussian mixture to DATA and save it to MODEL.
@@ -368,6 +376,37 @@ def fit(
     from ._parsing import parse_columns
     from ._reporting import check_report_available, report_data, write_report
 
+    if scheduler is not None:
+        from ._cluster import cluster_client, read_on_cluster
+        from ._errors import InputError
+
+        if report is not None or in_memory is not None:
+            raise InputError(
+                "--scheduler runs the fit on the cluster: --report, --in-memory and "
+                "--stream do not apply; leave them out."
+            )
+        with cluster_client(scheduler):
+            X = read_on_cluster(data, parse_columns(columns, data))
+            outcome = fit_model(
+                X,
+                components=components,
+                covariance=covariance,
+                criterion=criterion,  # type: ignore[arg-type]
+                init=init,
+                n_init=n_init,
+                max_iter=max_iter,
+                tol=tol,
+                seed=seed,
+                n_jobs=jobs,
+                progress=_show_progress(quiet),
+            )
+            for message in outcome.warnings:
+                _note(f"Warning: {message}", quiet)
+            save(outcome.estimator, out)
+            if not quiet:
+                click.echo(fit_summary(outcome, X, criterion))
+                click.echo(f"Saved the model to {out}")
+        return
     if report is not None:
         check_report_available()  # before the fit, not after it
     source = open_input(data, parse_columns(columns, data))
@@ -413,9 +452,16 @@ def fit(
     "uncertainty, 1 - max p.",
 )
 @_columns
+@_scheduler
 @_quiet
 def predict(
-    model: Path, data: Path, out: Path | None, proba: bool, columns: str | None, quiet: bool
+    model: Path,
+    data: Path,
+    out: Path | None,
+    proba: bool,
+    columns: str | None,
+    scheduler: str | None,
+    quiet: bool,
 ) -> None:
     """Label each row of DATA with its most probable component of MODEL.
 
@@ -432,8 +478,16 @@ def predict(
     from ._tables import predict_table
 
     estimator = load(model)
-    source = open_for_model(estimator, data, columns)
-    table = predict_table(estimator, source, proba=proba, progress=_show_progress(quiet))
+    if scheduler is not None:
+        from ._cluster import cluster_client, cluster_predict_table, read_on_cluster
+        from ._parsing import parse_columns
+
+        with cluster_client(scheduler):
+            rows = read_on_cluster(data, parse_columns(columns, data), estimator)
+            table = cluster_predict_table(estimator, rows, proba=proba)
+    else:
+        source = open_for_model(estimator, data, columns)
+        table = predict_table(estimator, source, proba=proba, progress=_show_progress(quiet))
     _write(table, out, quiet)
 
 
@@ -449,6 +503,7 @@ def predict(
     "Q-quantile of all rows' (about a fraction Q of them, the least likely), e.g. 0.01.",
 )
 @_columns
+@_scheduler
 @_quiet
 def score(
     model: Path,
@@ -456,6 +511,7 @@ def score(
     out: Path | None,
     contamination: float | None,
     columns: str | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Score each row of DATA: its log-density under MODEL.
@@ -475,10 +531,18 @@ def score(
     from ._tables import score_table
 
     estimator = load(model)
-    source = open_for_model(estimator, data, columns)
-    table = score_table(
-        estimator, source, contamination=contamination, progress=_show_progress(quiet)
-    )
+    if scheduler is not None:
+        from ._cluster import cluster_client, cluster_score_table, read_on_cluster
+        from ._parsing import parse_columns
+
+        with cluster_client(scheduler):
+            rows = read_on_cluster(data, parse_columns(columns, data), estimator)
+            table = cluster_score_table(estimator, rows, contamination=contamination)
+    else:
+        source = open_for_model(estimator, data, columns)
+        table = score_table(
+            estimator, source, contamination=contamination, progress=_show_progress(quiet)
+        )
     _write(table, out, quiet)
     if "outlier" in table:
         _note(f"Flagged {int(table['outlier'].sum())} of {len(table)} rows as outliers", quiet)
