@@ -318,8 +318,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Training data: a NumPy array (any real dtype; integers become float64),
             a pandas or polars DataFrame, a (read-only) memory map, or a data file
             opened with :func:`gaussmix.open_data`, which is read block by block on
-            every EM iteration. With more than 100,000 rows the initialisation
-            runs on a uniform random sample of 100,000 of them.
+            every EM iteration, or a Dask array or DataFrame chunked by rows, whose
+            passes run on its cluster (predictions on it are then lazy Dask arrays).
+            With more than 100,000 rows the initialisation runs on a uniform random
+            sample of 100,000 of them.
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
