@@ -20,9 +20,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import gaussmix
 from gaussmix import GaussianMixture, InvalidParameterError, OutlierDetector
-from gaussmix._anomaly import log_hypervolume, nn_clean, weighted_threshold
-from gaussmix._em import DataScale, MixtureParams, fit_em
-from gaussmix._selection import _model_names
+from gaussmix._em import fit_em
+from gaussmix._grid import model_names
+from gaussmix._mstep import DataScale
+from gaussmix._params import MixtureParams
+from gaussmix._setup import FitSetup
+from gaussmix.anomaly import log_hypervolume, nn_clean, weighted_threshold
 from gaussmix.backends import InMemoryBackend
 from gaussmix.covariance import get_covariance_model
 from gaussmix.kernels import get_kernel
@@ -286,19 +289,18 @@ def test_noise_em_matches_a_textbook_implementation(kernel, block_size):
     )
     backend = InMemoryBackend(X, None, block_size)
     gm_kernel = get_kernel(kernel)
-    result = fit_em(
-        backend,
-        gm_kernel,
-        model,
-        lambda: (start, []),
-        n_init=1,
-        tol=0.0,
-        max_iter=12,
+    setup = FitSetup(
+        backend=backend,
+        kernel=gm_kernel,
+        model=model,
+        n_components=3,
         reg=np.full(2, 1e-6),
         eps10=10 * np.finfo(np.float64).eps,
         scale=DataScale(backend, gm_kernel),
+        random_state=np.random.RandomState(0),
         log_volume=math.log(volume),
     )
+    result = fit_em(setup, lambda: (start, []), n_init=1, tol=0.0, max_iter=12)
     weights, noise_weight, means, covariances = reference_noise_em(
         X, start.weights, 0.1, start.means, start_cov, volume, 12, 1e-6
     )
@@ -466,7 +468,7 @@ def test_fixed_model_and_searches():
     searched = OutlierDetector(range(2, 5), covariance_type="auto", random_state=0).fit(X)
     table = searched.selection_.table
     assert set(table["n_components"]) == {2, 3, 4}
-    assert len(table) == 3 * len(_model_names("all"))
+    assert len(table) == 3 * len(model_names("all"))
     best = table.loc[table["bic"].idxmin()]
     assert searched.mixture_.n_components == best["n_components"]
     # A template sets the other parameters of every fit.
@@ -527,16 +529,16 @@ def test_unfitted_and_wrong_features(tmp_path):
 
 def test_a_search_cell_is_the_single_fit_with_its_seed(monkeypatch):
     """The shared first partition changes nothing, later starts included (n_init=2)."""
-    from gaussmix._anomaly import _NoiseProblem
+    from gaussmix.anomaly._noise import NoiseProblem
 
     drawn = []
-    original = _NoiseProblem.start_labels
+    original = NoiseProblem.start_labels
 
     def spy(self, k, random_state):
         drawn.append(original(self, k, random_state))
         return drawn[-1]
 
-    monkeypatch.setattr(_NoiseProblem, "start_labels", spy)
+    monkeypatch.setattr(NoiseProblem, "start_labels", spy)
     X = planted(1, 2, fraction=0.05).X
     params = {"noise": True, "mixture": GaussianMixture(n_init=2, tol=1e-4), "random_state": 3}
     single = OutlierDetector(3, **params).fit(X).mixture_

@@ -20,8 +20,12 @@ from click.testing import CliRunner
 import gaussmix
 from conftest import mixture_data
 from gaussmix import GaussianMixture, select_model
-from gaussmix.cli import _commands as cmd
+from gaussmix.cli import _errors as errors
+from gaussmix.cli import _fitting as fitting
+from gaussmix.cli import _input as inputs
+from gaussmix.cli import _parsing as parsing
 from gaussmix.cli import _progress, main
+from gaussmix.cli import _tables as tables
 
 COMMANDS = ("fit", "predict", "score", "sample", "inspect", "demo")
 
@@ -72,8 +76,8 @@ def library_fit(X, k, covariance, seed=0) -> GaussianMixture:
         k,
         covariance_type=covariance,
         init_params="hc",
-        tol=cmd.DEFAULT_TOL,
-        max_iter=cmd.DEFAULT_MAX_ITER,
+        tol=fitting.DEFAULT_TOL,
+        max_iter=fitting.DEFAULT_MAX_ITER,
         random_state=seed,
     ).fit(X)
 
@@ -276,11 +280,11 @@ def test_score_uses_a_detectors_own_threshold(model, files, frame):
 
     offset = float(np.median(model.score_samples(frame)))
     detector = Detector(model, offset)
-    source = cmd.open_for_model(detector, files["csv"])
-    table = cmd.score_table(detector, source)
+    source = inputs.open_for_model(detector, files["csv"])
+    table = tables.score_table(detector, source)
     np.testing.assert_array_equal(table["outlier"], model.score_samples(frame) < offset)
     # An explicit contamination wins over the detector's threshold.
-    table = cmd.score_table(detector, source, contamination=0.1)
+    table = tables.score_table(detector, source, contamination=0.1)
     assert table["outlier"].sum() == 20
 
 
@@ -306,7 +310,7 @@ def test_sample_names_unnamed_features(tmp_path, files):
 
 
 def _sampled(model, n, **kwargs):
-    blocks = list(cmd.sample_blocks(model, n, **kwargs))
+    blocks = list(tables.sample_blocks(model, n, **kwargs))
     table = pd.concat(blocks, ignore_index=True)
     return table.iloc[:, :-1].to_numpy(), table.iloc[:, -1].to_numpy(), blocks
 
@@ -340,13 +344,13 @@ def test_sample_refuses_a_model_that_does_not_sample():
     class Detector:
         offset_ = 0.0
 
-    with pytest.raises(cmd.InputError, match="the model is a Detector, which does not draw"):
-        next(cmd.sample_blocks(Detector(), 5))
+    with pytest.raises(errors.InputError, match="the model is a Detector, which does not draw"):
+        next(tables.sample_blocks(Detector(), 5))
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_sample_is_written_in_blocks(tmp_path, model_path, model, monkeypatch, suffix):
-    monkeypatch.setattr(cmd, "SAMPLE_BLOCK_ROWS", 13)
+    monkeypatch.setattr(tables, "SAMPLE_BLOCK_ROWS", 13)
     out = tmp_path / f"s{suffix}"
     result = run("sample", model_path, "-n", "100", "--seed", "4", "--out", out)
     assert result.stderr == f"Wrote 100 rows to {out}\n"
@@ -373,7 +377,7 @@ def test_interrupted_sample_leaves_the_old_file_and_no_partial_file(
 ):
     out = tmp_path / "s.csv"
     out.write_text("old\n")
-    real = cmd.sample_blocks
+    real = tables.sample_blocks
 
     def interrupted(*args, **kwargs):
         blocks = real(*args, block_rows=10, **kwargs)
@@ -381,7 +385,7 @@ def test_interrupted_sample_leaves_the_old_file_and_no_partial_file(
         yield next(blocks)
         raise interrupt("stopped")
 
-    monkeypatch.setattr(cmd, "sample_blocks", interrupted)
+    monkeypatch.setattr(tables, "sample_blocks", interrupted)
     run("sample", model_path, "-n", "100", "--out", out, exit_code=1)
     assert out.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]
@@ -392,8 +396,8 @@ def test_sample_memory_does_not_grow_with_n(tmp_path, model):
     n_rows, block = 1_000_000, 4096
     tracemalloc.start()
     try:
-        written = cmd.write_table_blocks(
-            cmd.sample_blocks(model, n_rows, seed=0, block_rows=block), out
+        written = tables.write_table_blocks(
+            tables.sample_blocks(model, n_rows, seed=0, block_rows=block), out
         )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -573,10 +577,13 @@ def test_errors_exit_status_and_message(
 
 @pytest.mark.parametrize("components", ["2", "2-3"])
 def test_fit_failure_exits_1(tmp_path, files, monkeypatch, components):
-    def fail(self, X, y=None, sample_weight=None):
+    import gaussmix._fit
+
+    def fail(*args, **kwargs):
         raise np.linalg.LinAlgError("the matrix is singular")
 
-    monkeypatch.setattr(GaussianMixture, "fit", fail)
+    # The EM loop of every fit: a direct fit's and each cell's of a selection.
+    monkeypatch.setattr(gaussmix._fit, "fit_em", fail)
     out = tmp_path / "m.gmm"
     result = run("fit", files["npy"], "-k", components, "-c", "full", "--out", out, exit_code=1)
     assert result.stderr.startswith("Error: fitting failed: ")
@@ -618,48 +625,48 @@ def test_failed_write_leaves_the_old_file_and_no_partial_file(
     [("3", [3]), ("1-9", list(range(1, 10))), ("2,4,6", [2, 4, 6]), (" 1-3, 8,2 ", [1, 2, 3, 8])],
 )
 def test_parse_components(text, expected):
-    assert cmd.parse_components(text) == expected
+    assert parsing.parse_components(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "a", "3-1", "0", "1-", "1,,2", "-2"])
 def test_parse_components_rejects(text):
-    with pytest.raises(cmd.InputError):
-        cmd.parse_components(text)
+    with pytest.raises(errors.InputError):
+        parsing.parse_components(text)
 
 
 def test_parse_covariance_uses_the_registry():
-    assert cmd.parse_covariance("auto") == "all"
-    assert cmd.parse_covariance("full,vii,Diag,EEE,VVV") == ["full", "VII", "diag", "EEE"]
+    assert parsing.parse_covariance("auto") == "all"
+    assert parsing.parse_covariance("full,vii,Diag,EEE,VVV") == ["full", "VII", "diag", "EEE"]
     for name in gaussmix.COVARIANCE_TYPES:
-        assert cmd.parse_covariance(name) == [name]
-    with pytest.raises(cmd.InputError, match="covariance_type must be one of"):
-        cmd.parse_covariance("full,XYZ")
-    with pytest.raises(cmd.InputError, match="model names separated by commas"):
-        cmd.parse_covariance("full,")
+        assert parsing.parse_covariance(name) == [name]
+    with pytest.raises(errors.InputError, match="covariance_type must be one of"):
+        parsing.parse_covariance("full,XYZ")
+    with pytest.raises(errors.InputError, match="model names separated by commas"):
+        parsing.parse_covariance("full,")
 
 
 def test_parse_columns(tmp_path):
-    assert cmd.parse_columns(None, Path("x.csv")) is None
-    assert cmd.parse_columns("a, b", Path("x.parquet")) == ["a", "b"]
-    assert cmd.parse_columns("0,2", Path("x.npy")) == [0, 2]
+    assert parsing.parse_columns(None, Path("x.csv")) is None
+    assert parsing.parse_columns("a, b", Path("x.parquet")) == ["a", "b"]
+    assert parsing.parse_columns("0,2", Path("x.npy")) == [0, 2]
 
 
 def test_progress_bars_go_to_stderr(frame, files, capsys, monkeypatch):
     monkeypatch.setattr(_progress, "DELAY", 0)
     monkeypatch.setattr(_progress, "MININTERVAL", 0)
-    cmd.fit_model(frame, components=[1, 2], covariance=["diag"], progress=True)
-    cmd.fit_model(frame, components=[2], covariance=["diag"], progress=True)
+    fitting.fit_model(frame, components=[1, 2], covariance=["diag"], progress=True)
+    fitting.fit_model(frame, components=[2], covariance=["diag"], progress=True)
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "Model selection" in captured.err and "2/2" in captured.err
     assert "EM" in captured.err and "log-likelihood/row" in captured.err
-    cmd.fit_model(frame, components=[2], covariance=["diag"], progress=None)  # not a terminal
+    fitting.fit_model(frame, components=[2], covariance=["diag"], progress=None)  # not a terminal
     assert capsys.readouterr().err == ""
-    model = cmd.fit_model(frame, components=[2], covariance=["diag"]).estimator
-    source = cmd.open_for_model(model, files["csv"])
-    cmd.predict_table(model, source, progress=True)
-    cmd.score_table(model, source, progress=True)
-    cmd.read_data(source, progress=True)
+    model = fitting.fit_model(frame, components=[2], covariance=["diag"]).estimator
+    source = inputs.open_for_model(model, files["csv"])
+    tables.predict_table(model, source, progress=True)
+    tables.score_table(model, source, progress=True)
+    inputs.read_data(source, progress=True)
     err = capsys.readouterr().err
     assert "Predicting" in err and "Scoring" in err and "Reading data" in err
     assert "200/200" in err

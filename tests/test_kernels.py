@@ -341,7 +341,7 @@ def test_compiled_and_numpy_fits_agree(covariance_type):
 
 def test_block_results_same_with_threads_or_not():
     """Blocks on a thread pool merge in row order: bit-identical to one thread."""
-    from gaussmix._em import MixtureParams, estep_stats
+    from gaussmix._params import MixtureParams
     from gaussmix.backends import InMemoryBackend
     from gaussmix.covariance import get_covariance_model
 
@@ -350,8 +350,8 @@ def test_block_results_same_with_threads_or_not():
     gm = GaussianMixture(3, random_state=0).fit(X)
     params = MixtureParams(gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
     kernel = get_kernel("compiled")
-    one = estep_stats(InMemoryBackend(X, None, 333, n_threads=1), kernel, model, params)
-    many = estep_stats(InMemoryBackend(X, None, 333, n_threads=4), kernel, model, params)
+    one = InMemoryBackend(X, None, 333, n_threads=1).estep(kernel, model, params)
+    many = InMemoryBackend(X, None, 333, n_threads=4).estep(kernel, model, params)
     np.testing.assert_array_equal(one.scatter_k, many.scatter_k)
     assert one.log_likelihood == many.log_likelihood
 
@@ -362,7 +362,7 @@ def test_shared_pool_is_reused_and_survives_fork():
     import multiprocessing
     import threading
 
-    from gaussmix.backends._base import ordered_results, shared_pool
+    from gaussmix.backends._pool import ordered_results, shared_pool
 
     assert list(ordered_results(_square, ((i,) for i in range(10)), 3)) == [
         i * i for i in range(10)
@@ -385,7 +385,7 @@ def test_ordered_results_caller_works_and_keeps_order():
     import threading
     import time
 
-    from gaussmix.backends._base import ordered_results
+    from gaussmix.backends import ordered_results
 
     caller = threading.get_ident()
     ran_on = {}
@@ -413,7 +413,7 @@ def test_ordered_results_caller_works_and_keeps_order():
 
 
 def _squares_on_pool(n):
-    from gaussmix.backends._base import ordered_results
+    from gaussmix.backends import ordered_results
 
     return list(ordered_results(_square, ((i,) for i in range(n)), 3))
 

@@ -25,10 +25,10 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import gaussmix
 from conftest import COVARIANCE_TYPES, mixture_data
-from gaussmix import GaussianMixture, ModelFileError
-from gaussmix.io import _model_files
+from gaussmix import GaussianMixture, ModelFileError, persistence
+from gaussmix.persistence import _format, _registry
 
-FITTED = tuple(_model_files.MIXTURE_ATTRIBUTES)
+FITTED = tuple(GaussianMixture.saved_attributes)
 ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
 
@@ -944,26 +944,26 @@ def test_special_files_are_refused_without_being_read(special_file_errors, kind)
 
 
 def test_read_metadata(saved, tmp_path):
-    metadata = _model_files.read_metadata(saved)
+    metadata = persistence.read_metadata(saved)
     assert metadata["format_version"] == "1.0" and metadata["estimator"]["class"] == (
         "GaussianMixture"
     )
     with pytest.raises(ModelFileError, match="a directory, not a regular file"):
-        _model_files.read_metadata(tmp_path)
+        persistence.read_metadata(tmp_path)
 
 
 @pytest.mark.parametrize(
     ("limit", "value", "message"),
     [
-        ("_MAX_ENTRIES", 5, "it needs 7 entries, more than the 5"),
-        ("_MAX_METADATA_BYTES", 1000, "its metadata takes"),
-        ("_MAX_TOTAL_BYTES", 2000, "bytes, more than the 2,000"),
+        ("MAX_ENTRIES", 5, "it needs 7 entries, more than the 5"),
+        ("MAX_METADATA_BYTES", 1000, "its metadata takes"),
+        ("MAX_TOTAL_BYTES", 2000, "bytes, more than the 2,000"),
     ],
 )
 def test_save_refuses_what_load_would_refuse_for_its_size(
     tmp_path, monkeypatch, limit, value, message
 ):
-    monkeypatch.setattr(_model_files, limit, value)
+    monkeypatch.setattr(_format, limit, value)
     with pytest.raises(ModelFileError, match=message):
         gaussmix.save(fitted()[0], tmp_path / "m.gmm")
     assert not os.listdir(tmp_path)
@@ -1013,8 +1013,8 @@ def check_wrapper_attributes(params, attributes):
 @pytest.fixture
 def with_wrapper(monkeypatch):
     """Register ``Wrapper`` the way a new estimator would be: one more entry."""
-    classes = dict(_model_files._savable_classes())
-    classes["Wrapper"] = _model_files.SavableClass(
+    classes = dict(_registry.savable_classes())
+    classes["Wrapper"] = _registry.SavableClass(
         name="Wrapper",
         cls=Wrapper,
         attributes={"mixture_": "estimator", "offset_": "float"},
@@ -1022,7 +1022,7 @@ def with_wrapper(monkeypatch):
         check_params=check_wrapper_params,
         check_attributes=check_wrapper_attributes,
     )
-    monkeypatch.setattr(_model_files, "_savable_classes", lambda: classes)
+    monkeypatch.setattr(_registry, "savable_classes", lambda: classes)
 
 
 def test_registering_a_class_makes_it_savable(tmp_path, with_wrapper):
@@ -1057,7 +1057,7 @@ def test_registered_class_parameters_are_checked(tmp_path, with_wrapper):
 
 # -------------------------------------------------------------- OutlierDetector
 
-DETECTOR_FITTED = tuple(_model_files.DETECTOR_ATTRIBUTES)
+DETECTOR_FITTED = tuple(gaussmix.OutlierDetector.saved_attributes)
 _DETECTORS: dict = {}
 
 

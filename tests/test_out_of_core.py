@@ -75,7 +75,7 @@ def test_predictions_stream(tmp_path, X, fmt):
 def test_default_initialisation_on_a_sample(tmp_path, X, monkeypatch):
     """Files are initialised from a random sample; EM then reaches the same optimum."""
     in_memory = fit(X, n_components=3, random_state=0, tol=1e-8)
-    monkeypatch.setattr(gaussmix._mixture, "INIT_SAMPLE_ROWS", 300)
+    monkeypatch.setattr(gaussmix._init, "INIT_SAMPLE_ROWS", 300)
     streamed = fit(open_data(write(X, tmp_path, "npy")), n_components=3, random_state=0, tol=1e-8)
     order = np.lexsort(streamed.means_.T), np.lexsort(in_memory.means_.T)
     np.testing.assert_allclose(streamed.means_[order[0]], in_memory.means_[order[1]], rtol=1e-5)
@@ -84,7 +84,7 @@ def test_default_initialisation_on_a_sample(tmp_path, X, monkeypatch):
 
 def test_large_in_memory_data_start_from_the_same_sample(tmp_path, X, monkeypatch):
     """Above INIT_SAMPLE_ROWS, arrays and files are initialised from the same sample."""
-    monkeypatch.setattr(gaussmix._mixture, "INIT_SAMPLE_ROWS", 500)
+    monkeypatch.setattr(gaussmix._init, "INIT_SAMPLE_ROWS", 500)
     params = dict(n_components=3, random_state=0, max_iter=3, tol=0.0)
     in_memory = fit(X, **params)
     streamed = fit(open_data(write(X, tmp_path, "npy"), block_rows=700), **params)

@@ -472,12 +472,12 @@ def test_failed_write_keeps_the_old_file(tmp_path, quick_render, monkeypatch, bl
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
     quick_render["text"] = "<!DOCTYPE html>\n<p>new</p>\n"
-    from gaussmix.io import _model_files
+    from gaussmix.io import _atomic
 
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_model_files.os, "replace", fail)
+    monkeypatch.setattr(_atomic.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_report(path, None, blobs)
     assert path.read_text(encoding="utf-8") == "old report"

@@ -10,7 +10,7 @@ import pytest
 from conftest import mixture_data, start_params
 from gaussmix import GaussianMixture
 from gaussmix.backends import InMemoryBackend, thread_limit
-from gaussmix.backends._base import run_everywhere, shared_pool
+from gaussmix.backends._pool import run_everywhere, shared_pool
 from gaussmix.kernels import _compiled, _numpy
 
 

@@ -12,7 +12,7 @@ import pytest
 import gaussmix
 from conftest import mixture_data
 from gaussmix import GaussianMixture
-from gaussmix.backends import _base as backend_base
+from gaussmix.backends import _pool as backend_pool
 from gaussmix.backends import thread_limit
 
 THREAD_COUNTS = (1, 2, 3, 5)
@@ -77,13 +77,13 @@ def test_thread_limit_of_the_calling_thread_never_raises_the_cap():
 def test_fits_use_no_more_threads_than_the_cap(monkeypatch, cap):
     """Every pool a fit hands work to has at most ``cap - 1`` threads (the caller is one)."""
     requested = []
-    real_pool = backend_base.shared_pool
+    real_pool = backend_pool.shared_pool
 
     def recording_pool(workers):
         requested.append(workers)
         return real_pool(workers)
 
-    monkeypatch.setattr(backend_base, "shared_pool", recording_pool)
+    monkeypatch.setattr(backend_pool, "shared_pool", recording_pool)
     gaussmix.set_num_threads(cap)
     X, _ = mixture_data(60_000, 6, 3, seed=1)
     gm = GaussianMixture(3, random_state=0, max_iter=3, tol=0)
@@ -172,13 +172,13 @@ def test_threadpool_limits_caps_gaussmix_and_restores_the_setting(monkeypatch, s
     from threadpoolctl import threadpool_limits
 
     requested = []
-    real_pool = backend_base.shared_pool
+    real_pool = backend_pool.shared_pool
 
     def recording_pool(workers):
         requested.append(workers)
         return real_pool(workers)
 
-    monkeypatch.setattr(backend_base, "shared_pool", recording_pool)
+    monkeypatch.setattr(backend_pool, "shared_pool", recording_pool)
     gaussmix.set_num_threads(setting)
     X, _ = mixture_data(60_000, 6, 3, seed=1)
     with threadpool_limits(1):

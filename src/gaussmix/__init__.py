@@ -12,11 +12,12 @@ where they are used.
 
 from __future__ import annotations
 
-from ._anomaly import OutlierDetector
 from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
 from ._selection import ModelSelection, select_model
 from ._threads import get_num_threads, set_num_threads
+from ._version import __version__
+from .anomaly import OutlierDetector
 from .covariance import COVARIANCE_TYPES
 from .exceptions import (
     DegenerateComponentWarning,
@@ -24,9 +25,8 @@ from .exceptions import (
     ModelFileError,
     NumericalError,
 )
-from .io import DataSource, load, open_data, save
-
-__version__ = "0.1.0"
+from .io import DataSource, open_data
+from .persistence import load, save
 
 __all__ = [
     "COVARIANCE_TYPES",

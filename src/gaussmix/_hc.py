@@ -47,8 +47,10 @@ from sklearn.utils import check_array, check_random_state
 
 from ._qclass import QuantileClasses
 from ._validation import check_option, check_sample_weight, check_scalar_param
+from .backends import dask_rows, is_dask_collection, resolve
 from .exceptions import InvalidParameterError
 from .io import DataSource
+from .kernels import hc_agglomerate
 
 __all__ = [
     "HC_MODELS",
@@ -283,6 +285,17 @@ def _clustered_rows(X, sample_weight, subset, random_state):
     """The rows to cluster: (their data, their weights, their indices, n_samples)."""
     if isinstance(X, DataSource):
         n_samples, take = X.n_rows, X.read_rows
+    elif is_dask_collection(X):
+        # The rows stay on the cluster; those of the subset are gathered.
+        backend = resolve(dask_rows(X), None, n_components=1)
+        n_samples = backend.n_rows
+
+        def take(rows):
+            return backend.take(rows)[0]
+
+        if is_dask_collection(sample_weight):
+            # Which rows may be drawn depends on every weight: gathered, 8 bytes a row.
+            sample_weight = np.asarray(sample_weight)
     else:
         X = check_array(X, dtype=[np.float64, np.float32])
         n_samples = X.shape[0]
@@ -304,7 +317,8 @@ def sample_rows(
 ) -> np.ndarray:
     """Sorted indices of the rows to cluster: every row of positive weight, or a
     uniform random ``subset`` of them (``random_state`` is used only then)."""
-    candidates = None if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    # np.asarray: weights held by Dask are computed here (they decide the candidates).
+    candidates = None if sample_weight is None else np.flatnonzero(np.asarray(sample_weight) > 0)
     n_candidates = n_samples if candidates is None else candidates.size
     if subset is None or n_candidates <= subset:
         return np.arange(n_samples) if candidates is None else candidates
@@ -345,8 +359,7 @@ def build_tree(
     total = float(weight @ np.einsum("ij,ij->i", centred, centred))
     alpha = max(total / (max(n_leaves, 1) * Z.shape[1]), _EPS)
 
-    from .kernels._hc import MODEL_CODES, agglomerate
-
+    agglomerate, MODEL_CODES = hc_agglomerate()
     merges, costs = agglomerate(
         np.ascontiguousarray(Z, dtype=np.float64),
         weight,

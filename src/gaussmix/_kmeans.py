@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends._base import ordered_results
+from .backends import ordered_results
 
 __all__ = ["kmeans_labels"]
 

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-import itertools
 import math
-import warnings
-from numbers import Integral, Real
-from types import SimpleNamespace
+from collections.abc import Callable, Mapping
+from numbers import Integral
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
-from ._em import DataScale, MixtureParams, estep_stats, fit_em, m_step, params_log_norm
-from ._init import INIT_METHODS, SUBSET_METHODS, initial_stats, partition_stats
-from ._kmeans import kmeans_labels
-from ._online import step_size
-from ._online import update as online_update
-from .backends import InMemoryBackend, resolve
-from .covariance import CovarianceModel, Repair, get_covariance_model
-from .covariance._base import RIDGE_FRACTION
-from .exceptions import DegenerateComponentWarning, InvalidParameterError, NumericalError
+from ._fit import fit_mixture, fitted_params, partial_fit_step
+from .backends import dask_rows, is_dask_collection, resolve, weighted_sums
+from .covariance import get_covariance_model
 from .io import DataSource
-from .kernels import KERNEL_NAMES, get_kernel
+from .kernels import get_kernel
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "criteria_terms", "n_free_parameters", "row_criteria_terms"]
+
+# The attributes GaussianMixture.check_saved_attributes checks as arrays.
+_SAVED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -233,6 +229,84 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
 
+    # What a model file keeps of a fitted mixture besides its parameters (see
+    # gaussmix.persistence): the fitted attributes by kind, and those it may lack.
+    saved_attributes: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            "weights_": "array",
+            "means_": "array",
+            "covariances_": "array",
+            "precisions_": "array",
+            "precisions_cholesky_": "array",
+            "converged_": "bool",
+            "n_iter_": "int",
+            "lower_bound_": "float",
+            "lower_bounds_": "floats",
+            "n_features_in_": "int",
+            "feature_names_in_": "strings",
+        }
+    )
+    optional_saved_attributes: ClassVar[tuple[str, ...]] = ("feature_names_in_",)
+
+    @classmethod
+    def check_saved_attributes(cls, params: dict, attributes: dict) -> None:
+        """Raise ValueError unless a mixture's fitted attributes are valid and consistent.
+
+        Checks one float dtype for all arrays; shapes from ``n_components``,
+        ``n_features_in_`` and the covariance model's ``shape``; weights
+        non-negative and summing to one; each covariance symmetric positive
+        definite; ``precisions_cholesky_`` the Cholesky factor of its inverse and
+        ``precisions_`` its product, to within what the dtype and the covariance's
+        condition number allow; ``feature_names_in_`` one name per feature.
+
+        Parameters
+        ----------
+        params : dict
+            The estimator's (already valid) parameters; uses ``n_components`` and
+            ``covariance_type``.
+        attributes : dict
+            Fitted attributes of the kinds in ``saved_attributes``.
+        """
+        n_components = int(params["n_components"])
+        n_features = attributes["n_features_in_"]
+        model = get_covariance_model(params["covariance_type"])
+        arrays = {name: attributes[name] for name in _SAVED_ARRAYS}
+        dtypes = {str(array.dtype) for array in arrays.values()}
+        if len(dtypes) != 1:
+            found = ", ".join(f"{name} {array.dtype}" for name, array in arrays.items())
+            raise ValueError(f"the fitted arrays should share one dtype; found {found}.")
+        if n_features < 1:
+            raise ValueError(f"n_features_in_ should be at least 1; got {n_features}.")
+        shapes = dict.fromkeys(_SAVED_ARRAYS, model.shape(n_components, n_features))
+        shapes["weights_"] = (n_components,)
+        shapes["means_"] = (n_components, n_features)
+        for name, shape in shapes.items():
+            if arrays[name].shape != shape:
+                raise ValueError(
+                    f"{name} should have shape {shape} for n_components={n_components}, "
+                    f"n_features_in_={n_features} and covariance_type="
+                    f"{params['covariance_type']!r}; got {arrays[name].shape}."
+                )
+        eps = float(np.finfo(arrays["weights_"].dtype).eps)
+        weights = arrays["weights_"].astype(np.float64)
+        if np.any(weights < 0):
+            raise ValueError(f"weights_ should be non-negative; got {weights.min():g}.")
+        # 1e-6: what weights_init may be off by (and with max_iter=0 it is weights_).
+        if abs(weights.sum() - 1.0) > 1e-6 + 4 * n_components * eps:
+            raise ValueError(f"weights_ should sum to 1; they sum to {weights.sum():.17g}.")
+        model.check_saved(
+            *(arrays[name].astype(np.float64) for name in _SAVED_ARRAYS[2:]),
+            n_components,
+            n_features,
+            eps,
+        )
+        names = attributes.get("feature_names_in_")
+        if names is not None and names.shape != (n_features,):
+            raise ValueError(
+                f"feature_names_in_ should hold n_features_in_ = {n_features} names; "
+                f"got {names.shape[0]}."
+            )
+
     # ------------------------------------------------------------------ fitting
 
     def fit(self, X, y=None, sample_weight=None):
@@ -244,8 +318,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Training data: a NumPy array (any real dtype; integers become float64),
             a pandas or polars DataFrame, a (read-only) memory map, or a data file
             opened with :func:`gaussmix.open_data`, which is read block by block on
-            every EM iteration. With more than 100,000 rows the initialisation
-            runs on a uniform random sample of 100,000 of them.
+            every EM iteration, or a Dask array or DataFrame chunked by rows, whose
+            passes run on its cluster (predictions on it are then lazy Dask arrays).
+            With more than 100,000 rows the initialisation runs on a uniform random
+            sample of 100,000 of them.
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -256,7 +332,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self : GaussianMixture
             The fitted estimator.
         """
-        self._fit(X, sample_weight)
+        fit_mixture(self, X, sample_weight)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -274,96 +350,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Same as ``fit(X).predict(X)``.
         """
-        self._fit(X, sample_weight)
+        fit_mixture(self, X, sample_weight)
         return self.predict(X)
-
-    def _check_params(self) -> CovarianceModel:
-        check.check_scalar_param(self.n_components, "n_components", Integral, minimum=1)
-        model = get_covariance_model(self.covariance_type)
-        check.check_scalar_param(self.tol, "tol", Real, minimum=0)
-        check.check_scalar_param(self.reg_covar, "reg_covar", Real, minimum=0, options=("auto",))
-        check.check_scalar_param(self.max_iter, "max_iter", Integral, minimum=0)
-        check.check_scalar_param(self.n_init, "n_init", Integral, minimum=1)
-        check.check_init_params(self.init_params, INIT_METHODS)
-        check.check_bool_param(self.warm_start, "warm_start")
-        check.check_scalar_param(self.verbose, "verbose", Integral, minimum=0)
-        check.check_scalar_param(self.verbose_interval, "verbose_interval", Integral, minimum=1)
-        check.check_scalar_param(
-            self.block_size, "block_size", Integral, minimum=1, allow_none=True
-        )
-        check.check_option(self.kernel, "kernel", KERNEL_NAMES)
-        check.check_scalar_param(self.learning_decay, "learning_decay", Real)
-        if not 0.5 < self.learning_decay <= 1:
-            raise InvalidParameterError(
-                f"learning_decay must be in (0.5, 1]; got {self.learning_decay!r}."
-            )
-        check.check_scalar_param(self.learning_offset, "learning_offset", Real, minimum=0)
-        return model
-
-    def _fit(self, X, sample_weight) -> None:
-        model = self._check_params()
-        warm = self.warm_start and hasattr(self, "converged_")
-        if isinstance(X, DataSource):
-            self._set_source_features(X)
-        else:
-            X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-            check.check_magnitude(X)
-        n_samples, n_features = X.shape
-        n_components = self.n_components
-        if n_samples < n_components:
-            raise ValueError(
-                f"Expected n_samples >= n_components but got n_components = {n_components}, "
-                f"n_samples = {n_samples}; reduce n_components or give more rows."
-            )
-        if warm and self.means_.shape != (n_components, n_features):
-            raise ValueError(
-                f"warm_start=True but the fitted model has means of shape {self.means_.shape} "
-                f"and X has {n_features} features with n_components={n_components}; "
-                "set warm_start=False to fit from scratch."
-            )
-        ctx = self._em_context(X, sample_weight, model)
-        self.__dict__.pop("_online", None)
-        methods = check.check_init_params(self.init_params, INIT_METHODS)
-        # n_init starts of each method, in the order given.
-        schedule = itertools.chain.from_iterable(
-            itertools.repeat(method, self.n_init) for method in methods
-        )
-
-        def initialize() -> tuple[MixtureParams, list[Repair]]:
-            if warm:
-                return self._params(), []
-            return self._initial_params(ctx, model, next(schedule))
-
-        result = fit_em(
-            ctx.backend,
-            ctx.kernel,
-            model,
-            initialize,
-            n_init=1 if warm else self.n_init * len(methods),
-            tol=self.tol,
-            max_iter=self.max_iter,
-            reg=ctx.reg,
-            eps10=ctx.eps10,
-            scale=ctx.scale,
-            start_lower_bound=self.lower_bound_ if warm else -np.inf,
-            verbose=self.verbose,
-            verbose_interval=self.verbose_interval,
-        )
-        attributes = _fitted_attributes(result.params, model, X.dtype)
-        _warn_repairs(result.repairs, model)
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = float(result.lower_bound)
-        self.lower_bounds_ = [float(b) for b in result.lower_bounds]
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the model with one batch of a stream: one step of online EM.
@@ -399,147 +387,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        model = self._check_params()
-        online = getattr(self, "_online", None)
-        fitted = hasattr(self, "converged_")
-        X = validate_data(
-            self, X, dtype=check.float_dtypes(X), reset=not fitted, ensure_min_samples=1
-        )
-        check.check_magnitude(X)
-        if online is None:
-            if not fitted and X.shape[0] < self.n_components:
-                raise ValueError(
-                    f"The first batch has {X.shape[0]} rows but n_components = "
-                    f"{self.n_components}; it needs at least as many rows as components."
-                )
-            ctx = self._em_context(X, sample_weight, model)
-            if fitted:
-                params, repairs = self._params(), []
-            else:
-                first = check.check_init_params(self.init_params, INIT_METHODS)[0]
-                params, repairs = self._initial_params(ctx, model, first)
-            # The regularisation and data scale are fixed by the first batch.
-            online = SimpleNamespace(
-                stats=None, steps=0, reg=ctx.reg, scale=ctx.scale, kernel=ctx.kernel
-            )
-            backend = ctx.backend
-            bounds = []
-        else:
-            weight = check.check_sample_weight(sample_weight, X.shape[0], 1)
-            backend = resolve(
-                X, weight, n_components=self.n_components, block_size=self.block_size
-            )
-            params, repairs = self._params(), []
-            bounds = getattr(self, "lower_bounds_", [])
-        eps10 = 10 * float(np.finfo(X.dtype).eps)
-        batch = estep_stats(backend, online.kernel, model, params)
-        online.scale.offer(batch)
-        steps = online.steps + 1
-        stats = online_update(
-            online.stats, batch, step_size(steps, self.learning_offset, self.learning_decay)
-        )
-        params, step_repairs = m_step(
-            stats, model, online.reg, eps10, online.scale, previous=params
-        )
-        attributes = _fitted_attributes(params, model, X.dtype)
-        _warn_repairs([(steps, r) for r in repairs + step_repairs], model)
-        # Only a batch that gave a finite model moves the stream's state.
-        online.stats, online.steps = stats, steps
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        self._online = online
-        self.converged_ = False
-        self.n_iter_ = steps
-        self.lower_bound_ = batch.log_likelihood / batch.weight_sum
-        self.lower_bounds_ = [*bounds, self.lower_bound_]
+        partial_fit_step(self, X, sample_weight)
         return self
-
-    def _em_context(self, X, sample_weight, model: CovarianceModel) -> SimpleNamespace:
-        """Everything an EM run on validated ``X`` needs besides the parameters."""
-        n_samples, n_features = X.shape
-        n_components = self.n_components
-        ctx = SimpleNamespace(weights_init=None, means_init=None, precisions_init=None)
-        weight = check.check_sample_weight(sample_weight, n_samples, n_components)
-        if self.weights_init is not None:
-            ctx.weights_init = check.check_init_weights(self.weights_init, n_components)
-        if self.means_init is not None:
-            ctx.means_init = check.check_init_means(self.means_init, n_components, n_features)
-        if self.precisions_init is not None:
-            ctx.precisions_init = check.check_init_precisions(
-                self.precisions_init, model, n_components, n_features
-            )
-        ctx.kernel = get_kernel(self.kernel)
-        ctx.backend = resolve(X, weight, n_components=n_components, block_size=self.block_size)
-        ctx.eps10 = 10 * float(np.finfo(X.dtype).eps)
-        ctx.scale = DataScale(ctx.backend, ctx.kernel, X.dtype)
-        ctx.reg = (
-            RIDGE_FRACTION * ctx.scale()
-            if isinstance(self.reg_covar, str)
-            else np.full(n_features, float(self.reg_covar))
-        )
-        ctx.random_state = check_random_state(self.random_state)
-        ctx.init_cache = {}
-        return ctx
-
-    def _initial_params(
-        self, ctx: SimpleNamespace, model: CovarianceModel, method: str
-    ) -> tuple[MixtureParams, list[Repair]]:
-        """Initial parameters from one ``init_params`` method and the ``*_init`` arrays."""
-        params, repairs = None, []
-        first_start = getattr(ctx, "starts", 0) == 0
-        ctx.starts = getattr(ctx, "starts", 0) + 1
-        # A partition given by model selection (shared by every cell with the same
-        # number of components) replaces init_params for the first start.
-        partition = self.__dict__.get("_start_partition") if first_start else None
-        needs_start = (
-            ctx.weights_init is None or ctx.means_init is None or ctx.precisions_init is None
-        )
-        if needs_start and partition is not None:
-            rows, labels = partition
-            stats = partition_stats(
-                ctx.backend, ctx.kernel, rows, labels, self.n_components, model.scatter
-            )
-            params, repairs = m_step(
-                stats, model, ctx.reg, ctx.eps10, ctx.scale, weight_total=stats.weight_sum
-            )
-        elif needs_start:
-            subset = method in SUBSET_METHODS
-            # hc draws its own (smaller) subset from all the rows.
-            init_backend = ctx.backend if subset else _init_backend(ctx.backend, ctx.random_state)
-            stats = initial_stats(
-                method,
-                init_backend,
-                ctx.kernel,
-                model.scatter,
-                self.n_components,
-                ctx.random_state,
-                cache=ctx.init_cache,
-            )
-            if init_backend is ctx.backend and method in ("kmeans", "random"):
-                ctx.scale.offer(stats)  # each row's responsibilities sum to one
-            params, repairs = m_step(
-                stats,
-                model,
-                ctx.reg,
-                ctx.eps10,
-                ctx.scale,
-                weight_total=None if subset else init_backend.weight_sum,
-            )
-        params = _override(params, model, ctx.weights_init, ctx.means_init, ctx.precisions_init)
-        return params, repairs
-
-    def _set_source_features(self, source: DataSource) -> None:
-        """``n_features_in_`` and ``feature_names_in_`` from a data source."""
-        if source.n_rows < 2:
-            raise ValueError(
-                f"Found {source.n_rows} sample(s) in {source.path} while a minimum of 2 is "
-                "required."
-            )
-        self.n_features_in_ = source.n_features
-        if source.feature_names is not None:
-            self.feature_names_in_ = source.feature_names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
 
     def _check_source_features(self, source: DataSource) -> None:
         if source.n_features != self.n_features_in_:
@@ -556,41 +405,50 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     "columns=[...])."
                 )
 
-    def _set_params(self, params: MixtureParams, model: CovarianceModel, dtype) -> None:
-        """Set the fitted attributes in ``dtype``; nothing is set if one would overflow."""
-        fitted = _fitted_attributes(params, model, dtype)
-        for name, value in fitted.items():
-            setattr(self, name, value)
-
-    def _params(self) -> MixtureParams:
-        """The fitted parameters as float64."""
-        return MixtureParams(
-            np.asarray(self.weights_, dtype=np.float64),
-            np.asarray(self.means_, dtype=np.float64),
-            np.asarray(self.covariances_, dtype=np.float64),
-            np.asarray(self.precisions_cholesky_, dtype=np.float64),
-        )
-
     # --------------------------------------------------------------- inference
+
+    def _check_dask_features(self, X):
+        rows = dask_rows(X)
+        if rows.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {rows.n_features} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is not None and rows.feature_names is not None:
+            if list(fitted) != list(rows.feature_names):
+                raise ValueError(
+                    f"The columns of the Dask DataFrame ({list(rows.feature_names)}) differ "
+                    f"from those seen in fit ({list(fitted)}); select them with X[[...]]."
+                )
+        return rows
 
     def _validate_for_inference(self, X):
         check_is_fitted(self)
         if isinstance(X, DataSource):
             self._check_source_features(X)
             return X
+        if is_dask_collection(X):
+            return self._check_dask_features(X)
         return validate_data(self, X, dtype=check.float_dtypes(X), reset=False)
 
-    def _blocks_log_prob_resp(self, X):
-        """Yield ``(log p(x), log_resp)`` per row block of validated ``X``."""
+    def _map_rows(self, X, fn: Callable, dtype=None) -> np.ndarray:
+        """``fn(log_prob, log_resp)`` of each row block of validated ``X``, stacked."""
         model = get_covariance_model(self.covariance_type)
-        params = self._params()
+        params = fitted_params(self)
         n_components, n_features = params.means.shape
         precisions = model.kernel_precisions(params.precisions_chol, n_components, n_features)
-        log_norm = params_log_norm(params, model)
+        log_norm = params.log_norm(model)
         kernel = get_kernel(self.kernel)
         backend = resolve(X, None, n_components=n_components, block_size=self.block_size)
-        for X_block, _ in backend.blocks():
-            yield kernel.log_prob_resp(X_block, params.means, precisions, log_norm, model.form)
+
+        def block(X_block):
+            log_prob, log_resp = kernel.log_prob_resp(
+                X_block, params.means, precisions, log_norm, model.form
+            )
+            return fn(log_prob, log_resp)
+
+        return backend.map_rows(block, dtype=dtype)
 
     def _out_dtype(self, X) -> np.dtype:
         return np.result_type(X.dtype, self.means_.dtype)
@@ -608,8 +466,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             log p(x_i), in the dtype of ``X`` and of the fitted parameters.
         """
         X = self._validate_for_inference(X)
-        parts = [log_prob for log_prob, _ in self._blocks_log_prob_resp(X)]
-        return np.concatenate(parts).astype(self._out_dtype(X), copy=False)
+        return self._map_rows(X, lambda log_prob, _: log_prob, dtype=self._out_dtype(X))
 
     def predict(self, X):
         """Most probable component of each sample.
@@ -623,9 +480,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         X = self._validate_for_inference(X)
-        return np.concatenate(
-            [np.argmax(log_resp, axis=1) for _, log_resp in self._blocks_log_prob_resp(X)]
-        )
+        return self._map_rows(X, lambda _, log_resp: np.argmax(log_resp, axis=1))
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.
@@ -640,13 +495,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Rows sum to one.
         """
         X = self._validate_for_inference(X)
-        resp = np.empty((X.shape[0], self.n_components), dtype=self._out_dtype(X))
-        start = 0
-        for _, log_resp in self._blocks_log_prob_resp(X):
-            stop = start + log_resp.shape[0]
-            resp[start:stop] = np.exp(log_resp)
-            start = stop
-        return resp
+        return self._map_rows(X, lambda _, log_resp: np.exp(log_resp), dtype=self._out_dtype(X))
 
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of the samples, weighted by ``sample_weight``.
@@ -666,6 +515,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             float32 for a float32 model and data), or its weighted average.
         """
         log_prob = self.score_samples(X)
+        if is_dask_collection(log_prob):
+            n, (log_likelihood,) = weighted_sums([log_prob], sample_weight)
+            return log_likelihood / n
         weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
         if weight is None:
             return float(log_prob.mean())
@@ -676,11 +528,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return float(np.shape(X)[0])
         return float(np.sum(check.check_sample_weight(sample_weight, np.shape(X)[0], 1)))
 
+    def _log_likelihood(self, X, sample_weight) -> tuple[float, float]:
+        """``(n, log L)`` of ``X``: the number of samples (or weight) and the log-likelihood."""
+        if is_dask_collection(X):
+            # One pass over the rows, the weights checked with the sums.
+            n, (log_likelihood,) = weighted_sums([self.score_samples(X)], sample_weight)
+            return n, log_likelihood
+        n = self._n_samples(X, sample_weight)
+        return n, self.score(X, sample_weight=sample_weight) * n
+
     def _n_parameters(self) -> int:
-        """Number of free parameters of the model."""
-        n_features = self.means_.shape[1]
-        model = get_covariance_model(self.covariance_type)
-        return model.n_parameters(self.n_components, n_features)
+        """Number of free parameters of the model (as scikit-learn's estimator has it)."""
+        return n_free_parameters(self)
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion (lower is better).
@@ -697,8 +556,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         bic : float
         """
-        n = self._n_samples(X, sample_weight)
-        log_likelihood = self.score(X, sample_weight=sample_weight) * n
+        n, log_likelihood = self._log_likelihood(X, sample_weight)
         return -2 * log_likelihood + self._n_parameters() * math.log(n)
 
     def aic(self, X, sample_weight=None):
@@ -713,35 +571,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         aic : float
         """
-        n = self._n_samples(X, sample_weight)
-        log_likelihood = self.score(X, sample_weight=sample_weight) * n
+        _, log_likelihood = self._log_likelihood(X, sample_weight)
         return -2 * log_likelihood + 2 * self._n_parameters()
-
-    def _start_labels(self, X, sample_weight=None):
-        """``(rows, labels)``: the partition ``init_params`` would start from.
-
-        ``rows`` holds the sorted rows the partition covers (None: all rows). None
-        is returned for starts that are not partitions. Model selection computes
-        this once per number of components and shares it across covariance models.
-        """
-        if self.init_params != "kmeans":
-            return None
-        model = self._check_params()
-        if isinstance(X, DataSource):
-            self._set_source_features(X)
-        else:
-            X = validate_data(self, X, dtype=check.float_dtypes(X), ensure_min_samples=2)
-        ctx = self._em_context(X, sample_weight, model)
-        init_backend, rows = _init_rows_backend(ctx.backend, ctx.random_state)
-        labels = kmeans_labels(
-            init_backend.X,
-            init_backend.sample_weight,
-            self.n_components,
-            ctx.random_state,
-            ctx.kernel,
-            init_backend.n_threads,
-        )
-        return rows, labels
 
     def uncertainty(self, X):
         """Classification uncertainty of each sample: ``1 - max_k r_ik``.
@@ -760,10 +591,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_for_inference(X)
         # -expm1(log r) keeps the digits of 1 - r when r is close to one.
-        parts = [
-            -np.expm1(np.max(log_resp, axis=1)) for _, log_resp in self._blocks_log_prob_resp(X)
-        ]
-        return np.concatenate(parts).astype(self._out_dtype(X), copy=False)
+        return self._map_rows(
+            X, lambda _, log_resp: -np.expm1(np.max(log_resp, axis=1)), dtype=self._out_dtype(X)
+        )
 
     def icl(self, X, sample_weight=None):
         """Integrated completed likelihood criterion (lower is better, like :meth:`bic`).
@@ -782,22 +612,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         icl : float
         """
-        n, log_likelihood, max_log_resp = self._criteria_terms(X, sample_weight)
+        n, log_likelihood, max_log_resp = criteria_terms(self, X, sample_weight)
         bic = -2 * log_likelihood + self._n_parameters() * math.log(n)
         return bic - 2 * max_log_resp
-
-    def _criteria_terms(self, X, sample_weight=None) -> tuple[float, float, float]:
-        """``(n, sum_i w_i log p(x_i), sum_i w_i log max_k r_ik)`` in one pass over ``X``."""
-        X = self._validate_for_inference(X)
-        log_prob, max_log_resp = [], []
-        for block_log_prob, log_resp in self._blocks_log_prob_resp(X):
-            log_prob.append(block_log_prob)
-            max_log_resp.append(np.max(log_resp, axis=1))
-        log_prob, max_log_resp = np.concatenate(log_prob), np.concatenate(max_log_resp)
-        weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
-        if weight is None:
-            return float(log_prob.shape[0]), float(log_prob.sum()), float(max_log_resp.sum())
-        return float(weight.sum()), float(weight @ log_prob), float(weight @ max_log_resp)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture.
@@ -823,7 +640,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "least one sample."
             )
         model = get_covariance_model(self.covariance_type)
-        params = self._params()
+        params = fitted_params(self)
         rng = check_random_state(self.random_state)
         # float32 weights_ may sum to 1 + 1e-7, which multinomial rejects.
         counts = rng.multinomial(n_samples, params.weights / params.weights.sum())
@@ -832,117 +649,45 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return X.astype(self.means_.dtype, copy=False), y
 
 
-# The initialisation works on a uniform random sample of this many rows when the
-# data have more (in memory or read from a file): k-means and its relatives need
-# their rows in memory and cost several EM iterations on all of them, while a
-# sample of 100,000 rows places the starting means as well as the whole data
-# would for any number of components a mixture is fitted with. EM then runs on
-# every row. Below this size the start is scikit-learn's, on all rows.
-INIT_SAMPLE_ROWS = 100_000
+def n_free_parameters(estimator: GaussianMixture) -> int:
+    """Number of free parameters of a fitted mixture (mclust's count for its model)."""
+    model = get_covariance_model(estimator.covariance_type)
+    return model.n_parameters(estimator.n_components, estimator.means_.shape[1])
 
 
-def _init_backend(backend, random_state: np.random.RandomState):
-    """The backend an initialisation runs on: the data, or a sample of their rows."""
-    return _init_rows_backend(backend, random_state)[0]
+def row_criteria_terms(estimator: GaussianMixture, X) -> tuple[np.ndarray, np.ndarray]:
+    """``(log p(x_i), log max_k r_ik)`` of each row of ``X`` under a fitted mixture, float64.
 
-
-def _init_rows_backend(backend, random_state: np.random.RandomState):
-    """``(init_backend, rows)``: the backend and the sorted rows it holds (None: all)."""
-    n_rows = backend.n_rows
-    if n_rows <= INIT_SAMPLE_ROWS and isinstance(backend, InMemoryBackend):
-        return backend, None
-    if n_rows <= INIT_SAMPLE_ROWS:
-        rows = np.arange(n_rows)
-    else:
-        # With replacement then unique: no permutation of all n_rows indices.
-        rows = np.unique(random_state.randint(0, n_rows, size=INIT_SAMPLE_ROWS))
-    weight = None if backend.sample_weight is None else backend.sample_weight[rows]
-    if weight is not None and np.count_nonzero(weight) == 0:
-        raise ValueError(
-            "Every row sampled for the initialisation has a zero sample_weight; give more "
-            "rows a positive weight or pass weights_init, means_init and precisions_init."
-        )
-    return InMemoryBackend(backend.take(rows), weight, backend.block_size), rows
-
-
-def _fitted_attributes(
-    params: MixtureParams, model: CovarianceModel, dtype
-) -> dict[str, np.ndarray]:
-    """The fitted attributes in ``dtype``, or a ValueError naming what overflows it.
-
-    EM runs in float64; a float32 fit casts its parameters at the end, and
-    precisions of a very tight component can exceed float32's 3.4e38.
+    Returns
+    -------
+    log_prob : ndarray of shape (n_samples,)
+    max_log_resp : ndarray of shape (n_samples,)
+        Lazy Dask arrays for a Dask collection ``X``.
     """
-    exact = {
-        "weights_": params.weights,
-        "means_": params.means,
-        "covariances_": params.covariances,
-        "precisions_cholesky_": params.precisions_chol,
-        "precisions_": model.precisions(params.precisions_chol),
-    }
-    with np.errstate(over="ignore"):
-        fitted = {name: value.astype(dtype) for name, value in exact.items()}
-    for name, value in fitted.items():
-        if not np.all(np.isfinite(value)):
-            largest = float(np.max(np.abs(exact[name])))
-            raise NumericalError(
-                f"The fitted {name} reach {largest:.3g}, which overflows "
-                f"{np.dtype(dtype).name}. Rescale X so that its features have standard "
-                "deviations nearer 1, increase reg_covar (or use reg_covar='auto'), or fit "
-                "the data as float64."
-            )
-    return fitted
+    X = estimator._validate_for_inference(X)
+    terms = estimator._map_rows(
+        X, lambda log_prob, log_resp: np.column_stack([log_prob, np.max(log_resp, axis=1)])
+    )
+    if is_dask_collection(terms):
+        return terms[:, 0], terms[:, 1]
+    return np.ascontiguousarray(terms[:, 0]), np.ascontiguousarray(terms[:, 1])
 
 
-def _override(
-    params: MixtureParams | None,
-    model: CovarianceModel,
-    weights_init: np.ndarray | None,
-    means_init: np.ndarray | None,
-    precisions_init: np.ndarray | None,
-) -> MixtureParams:
-    """Replace initial parameters by those the user gave."""
-    weights = weights_init if weights_init is not None else params.weights
-    means = means_init if means_init is not None else params.means
-    if precisions_init is not None:
-        precisions_chol = model.precisions_cholesky_from_precisions(precisions_init)
-        covariances = model.covariances_from_precisions(precisions_init)
-    else:
-        precisions_chol, covariances = params.precisions_chol, params.covariances
-    return MixtureParams(weights, means, covariances, precisions_chol)
+def criteria_terms(
+    estimator: GaussianMixture, X, sample_weight=None
+) -> tuple[float, float, float]:
+    """``(n, sum_i w_i log p(x_i), sum_i w_i log max_k r_ik)`` in one pass over ``X``.
 
-
-def _warn_repairs(repairs: list[tuple[int, Repair]], model: CovarianceModel) -> None:
-    """One DegenerateComponentWarning per component and action, naming what was done."""
-    seen: dict[tuple[int | None, str], list[int]] = {}
-    details: dict[tuple[int | None, str], Repair] = {}
-    for iteration, repair in repairs:
-        key = (repair.component, repair.action)
-        seen.setdefault(key, []).append(iteration)
-        details.setdefault(key, repair)
-    for key, iterations in seen.items():
-        repair = details[key]
-        when = "at initialisation" if iterations[0] == 0 else f"at iteration {iterations[0]}"
-        if len(iterations) > 1:
-            when += f" and {len(iterations) - 1} later iteration(s)"
-        who = (
-            f"The shared ({model.name}) covariance"
-            if repair.component is None
-            else f"Component {repair.component}"
+    The terms of BIC, AIC and ICL under a fitted mixture, in float64; ``n`` is the
+    number of rows, or the sum of ``sample_weight``.
+    """
+    log_prob, max_log_resp = row_criteria_terms(estimator, X)
+    if is_dask_collection(log_prob):
+        n, (log_likelihood, max_log_resp_sum) = weighted_sums(
+            [log_prob, max_log_resp], sample_weight
         )
-        if repair.action == "kept":
-            message = (
-                f"{who} was empty {when} (its responsibilities summed to "
-                f"{repair.amount:.3g}); it kept its previous mean and {model.kept_doc}, "
-                "with a weight of about zero. Reduce n_components or try another "
-                "init_params or random_state."
-            )
-        else:
-            message = (
-                f"{who} had a numerically singular covariance {when}: its points are "
-                "duplicated or collapsed, or a feature is constant within it. Added up to "
-                f"{repair.amount:.3g} to {model.ridge_doc} ({RIDGE_FRACTION:g} of each "
-                "feature's variance, times 10 until positive definite) so the fit could go "
-                "on. Increase reg_covar, use reg_covar='auto', or reduce n_components."
-            )
-        warnings.warn(message, DegenerateComponentWarning, stacklevel=4)
+        return n, log_likelihood, max_log_resp_sum
+    weight = check.check_sample_weight(sample_weight, log_prob.shape[0], 1)
+    if weight is None:
+        return float(log_prob.shape[0]), float(log_prob.sum()), float(max_log_resp.sum())
+    return float(weight.sum()), float(weight @ log_prob), float(weight @ max_log_resp)

@@ -15,11 +15,40 @@ converges to a stationary point of the likelihood of the stream's distribution.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
+import numpy as np
+
+from ._mstep import DataScale
 from ._suffstats import SuffStats
 
-__all__ = ["step_size", "update"]
+__all__ = ["OnlineState", "step_size", "update"]
+
+
+@dataclass
+class OnlineState:
+    """What stepwise EM carries from one batch to the next.
+
+    Attributes
+    ----------
+    reg : ndarray of shape (n_features,)
+        The regularisation, fixed by the first batch.
+    scale : DataScale
+        The data's per-feature variance, taken from the first batch.
+    kernel : namespace
+        From :func:`gaussmix.kernels.get_kernel`.
+    stats : SuffStats or None
+        The running statistics (unit mass); None before the first batch.
+    steps : int
+        Batches taken so far.
+    """
+
+    reg: np.ndarray
+    scale: DataScale
+    kernel: SimpleNamespace
+    stats: SuffStats | None = None
+    steps: int = 0
 
 
 def step_size(t: int, learning_offset: float, learning_decay: float) -> float:

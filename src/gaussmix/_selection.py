@@ -10,34 +10,41 @@ A cell that fails is recorded with its reason and never stops the sweep.
 
 from __future__ import annotations
 
-import math
-import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 
+from ._fit import check_mixture_params, fit_mixture, start_partition
+from ._grid import (
+    CRITERIA,
+    MCLUST_MODELS,
+    TABLE_COLUMNS,
+    CellFit,
+    ModelSelection,
+    component_counts,
+    model_names,
+    run_grid,
+    select_best,
+)
 from ._hc import mclust_start
-from ._mixture import GaussianMixture
+from ._init import Partition
+from ._mixture import GaussianMixture, criteria_terms, n_free_parameters
 from ._validation import check_sample_weight
-from .backends import thread_limit
-from .covariance import get_covariance_model
-from .covariance._base import RIDGE_FRACTION
+from .backends import DaskRows, checked_weight, dask_rows, is_dask_collection
+from .covariance import RIDGE_FRACTION, get_covariance_model
 from .exceptions import InvalidParameterError
 from .io import DataSource
 
-__all__ = ["MCLUST_MODELS", "ModelSelection", "select_model"]
-
-# mclust's 14 models in mclust's own order (its BIC tables list them so).
-MCLUST_MODELS: tuple[str, ...] = (
-    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
-    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
-)  # fmt: skip
-
-CRITERIA = ("bic", "icl", "aic")
+__all__ = [
+    "CRITERIA",
+    "MCLUST_MODELS",
+    "TABLE_COLUMNS",
+    "ModelSelection",
+    "SpuriousFitError",
+    "select_model",
+]
 
 # A component has collapsed onto a point or a flat subset when, in some direction,
 # its variance is no more than the regularisation put there (within this factor)
@@ -46,84 +53,6 @@ CRITERIA = ("bic", "icl", "aic")
 # nothing. mclust reports such cells as NA; here they fail with the reason.
 SPURIOUS_REG_FACTOR = 10.0
 SPURIOUS_RTOL = 1e-3
-
-TABLE_COLUMNS = (
-    "n_components",
-    "covariance_type",
-    "log_likelihood",
-    "n_parameters",
-    "bic",
-    "bic_mclust",
-    "icl",
-    "icl_mclust",
-    "aic",
-    "converged",
-    "n_iter",
-    "seconds",
-    "error",
-)
-
-
-@dataclass
-class ModelSelection:
-    """The outcome of :func:`select_model`.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per (n_components, covariance_type) cell, in grid order, with
-        columns ``n_components``, ``covariance_type`` (mclust's name),
-        ``log_likelihood`` (total, weighted), ``n_parameters``, ``bic`` and
-        ``aic`` and ``icl`` (scikit-learn's sign: lower is better),
-        ``bic_mclust`` and ``icl_mclust`` (mclust's sign, ``-bic`` and ``-icl``:
-        higher is better), ``converged``, ``n_iter``, ``seconds`` and ``error``
-        (empty, or why the cell failed; its numbers are then NaN).
-    criterion : {"bic", "icl", "aic"}
-        The criterion that chose the best cell.
-    best_estimator_ : GaussianMixture
-        The fitted model of the best cell.
-    best_params_ : dict
-        ``{"n_components": K, "covariance_type": name}`` of the best cell.
-    estimators_ : dict
-        Fitted model of every cell that succeeded, keyed by ``(K, name)``.
-    """
-
-    table: Any
-    criterion: str
-    best_estimator_: GaussianMixture
-    best_params_: dict
-    estimators_: dict = field(repr=False)
-
-    def top(self, n: int = 5):
-        """The ``n`` best cells by the selection criterion, best first (a DataFrame)."""
-        ok = self.table[self.table["error"] == ""]
-        return ok.sort_values(self.criterion, kind="stable").head(n)
-
-    def summary(self, n: int = 3) -> str:
-        """A readable summary: the chosen model and the ``n`` best cells."""
-        best = self.best_params_
-        mclust_column = {"bic": "bic_mclust", "icl": "icl_mclust", "aic": "aic"}[self.criterion]
-        lines = [
-            f"Best model by {self.criterion.upper()}: {best['covariance_type']} with "
-            f"{best['n_components']} component(s).",
-            f"Top {n} of {len(self.table)} cells ({self.criterion}: lower is better; "
-            f"{mclust_column}: mclust's sign):",
-        ]
-        top = self.top(n)
-        for rank, row in enumerate(top.itertuples(index=False), start=1):
-            lines.append(
-                f"  {rank}. {row.covariance_type},{row.n_components}: "
-                f"{self.criterion}={getattr(row, self.criterion):.2f}  "
-                f"bic_mclust={row.bic_mclust:.2f}  log-likelihood={row.log_likelihood:.2f}  "
-                f"parameters={row.n_parameters}"
-            )
-        failed = int((self.table["error"] != "").sum())
-        if failed:
-            lines.append(f"{failed} cell(s) failed; see the 'error' column of .table.")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def select_model(
@@ -189,13 +118,10 @@ def select_model(
     -------
     ModelSelection
     """
-    import pandas as pd
-    from joblib import Parallel, delayed
-
     if criterion not in CRITERIA:
         raise InvalidParameterError(f"criterion must be one of {CRITERIA}; got {criterion!r}.")
-    ks = _component_counts(n_components)
-    models = _model_names(covariance_types)
+    ks = component_counts(n_components)
+    models = model_names(covariance_types)
     if n_init < 1:
         raise InvalidParameterError(f"n_init must be >= 1; got {n_init!r}.")
     for banned in ("n_components", "covariance_type", "init_params", "n_init", "random_state"):
@@ -211,13 +137,21 @@ def select_model(
             "n_jobs must be None, a positive number of cells fitted at once, or negative "
             f"(-1: every core, -2: all but one, ...); got {n_jobs!r}."
         )
-    if not isinstance(X, DataSource):
-        # Bad data (NaN, text, too few rows) is reported once, here, rather than as
-        # the same failure in every cell. X itself goes on to the fits unchanged,
-        # so a DataFrame's column names reach the fitted models.
-        check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
-    # Bad weights too: the check each fit makes, made once.
-    check_sample_weight(sample_weight, _shape(X)[0], min(ks))
+    if is_dask_collection(X):
+        # The rows stay on the cluster: checked once here (one pass), then every
+        # cell's passes are graphs on them.
+        X = dask_rows(X).checked()
+        if X.n_rows < 2:
+            raise ValueError(f"select_model needs at least 2 rows; got {X.n_rows}.")
+        sample_weight = checked_weight(sample_weight, X.row_chunks, min(ks))
+    else:
+        if not isinstance(X, DataSource):
+            # Bad data (NaN, text, too few rows) is reported once, here, rather than
+            # as the same failure in every cell. X itself goes on to the fits
+            # unchanged, so a DataFrame's column names reach the fitted models.
+            check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
+        # Bad weights too: the check each fit makes, made once.
+        check_sample_weight(sample_weight, _shape(X)[0], min(ks))
     params.setdefault("tol", 1e-5)
     params.setdefault("max_iter", 1000)
     rng = check_random_state(random_state)
@@ -226,76 +160,16 @@ def select_model(
     seeds = {k: int(rng.randint(np.iinfo(np.int32).max)) for k in ks}
     tree_seed = int(rng.randint(np.iinfo(np.int32).max))
     template = GaussianMixture(init_params=init_params, n_init=n_init, **params)
-    template._check_params()
+    check_mixture_params(template)
     partitions = _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed)
 
     cells = [(k, name) for k in ks for name in models]
-    parallel = n_jobs not in (None, 1)
 
-    def run(cell):
-        k, name = cell
-        with thread_limit(1 if parallel else None):
-            return _fit_cell(X, sample_weight, k, name, seeds[k], partitions.get(k), template)
+    def fit_cell(k, name):
+        return _fit_cell(X, sample_weight, k, name, seeds[k], partitions.get(k), template)
 
-    if parallel:
-        # A generator hands each outcome back to this thread as it is ready, in order.
-        results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-            delayed(run)(c) for c in cells
-        )
-    else:
-        results = (run(c) for c in cells)
-    outcomes = []
-    for done, outcome in enumerate(results, start=1):
-        outcomes.append(outcome)
-        if callback is not None:
-            callback(dict(zip(TABLE_COLUMNS, outcome[0], strict=True)), done, len(cells))
-    rows = [row for row, _ in outcomes]
-    estimators = {cell: est for cell, (_, est) in zip(cells, outcomes, strict=True) if est}
-    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    ok = table[table["error"] == ""]
-    if ok.empty:
-        reasons = "; ".join(
-            f"{r.covariance_type},{r.n_components}: {r.error}" for r in table.itertuples()
-        )
-        raise ValueError(f"every cell of the model selection failed: {reasons}")
-    best = ok.loc[ok[criterion].idxmin()]
-    best_key = (int(best["n_components"]), str(best["covariance_type"]))
-    return ModelSelection(
-        table=table,
-        criterion=criterion,
-        best_estimator_=estimators[best_key],
-        best_params_={"n_components": best_key[0], "covariance_type": best_key[1]},
-        estimators_=estimators,
-    )
-
-
-def _component_counts(n_components) -> list[int]:
-    values = [n_components] if isinstance(n_components, int | np.integer) else list(n_components)
-    if not values or any(
-        not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1 for k in values
-    ):
-        raise InvalidParameterError(
-            "n_components must be a positive integer or an iterable of positive integers "
-            f"(e.g. range(1, 10)); got {n_components!r}."
-        )
-    return sorted({int(k) for k in values})
-
-
-def _model_names(covariance_types) -> list[str]:
-    if isinstance(covariance_types, str):
-        if covariance_types == "all":
-            names = []
-            for name in MCLUST_MODELS:
-                try:
-                    names.append(get_covariance_model(name).mclust_name)
-                except InvalidParameterError:
-                    continue
-            return names
-        covariance_types = [covariance_types]
-    names = [get_covariance_model(name).mclust_name for name in covariance_types]
-    if not names:
-        raise InvalidParameterError("covariance_types is empty; give at least one model.")
-    return list(dict.fromkeys(names))
+    table, fits = run_grid(cells, fit_cell, n_jobs=n_jobs, callback=callback)
+    return select_best(table, fits, criterion, "cell of the model selection")
 
 
 def _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed) -> dict:
@@ -312,7 +186,7 @@ def _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed) -> dict
             return partitions
         for k in ks:
             if k <= tree.n_leaves:
-                partitions[k] = (tree.rows, tree.labels(k))
+                partitions[k] = Partition(tree.labels(k), tree.rows)
         return partitions
     for k in ks:
         probe = GaussianMixture(
@@ -324,21 +198,21 @@ def _shared_partitions(X, sample_weight, ks, seeds, template, tree_seed) -> dict
             kernel=template.kernel,
         )
         try:
-            partitions[k] = probe._start_labels(X, sample_weight)
+            partitions[k] = start_partition(probe, X, sample_weight)
         except Exception:  # each cell reports its own failure
             partitions[k] = None
     return partitions
 
 
 def _shape(X) -> tuple[int, int]:
-    if isinstance(X, DataSource):
-        return X.n_rows, X.n_features
+    if isinstance(X, DataSource | DaskRows):
+        return X.shape[0], X.shape[1]
     shape = np.shape(X)
     return int(shape[0]), int(shape[1]) if len(shape) > 1 else 1
 
 
-def _fit_cell(X, sample_weight, k, name, seed, partition, template):
-    """Fit one cell; return its table row and the fitted model (None on failure)."""
+def _fit_cell(X, sample_weight, k, name, seed, partition, template) -> CellFit:
+    """Fit one cell from the shared partition; raise if it fails or is spurious."""
     params = template.get_params()
     params.update(n_components=k, covariance_type=name, random_state=seed)
     if partition is not None and params["n_init"] > 1:
@@ -349,45 +223,18 @@ def _fit_cell(X, sample_weight, k, name, seed, partition, template):
         if params["init_params"] == "hc":
             params["init_params"] = "kmeans"
     estimator = GaussianMixture(**params)
-    if partition is not None:
-        estimator._start_partition = partition
-    start = time.perf_counter()
+
+    def partitions(start, random_state):
+        # The shared partition is the first start; the others are init_params'.
+        return partition if start == 0 else None
+
+    fit_mixture(estimator, X, sample_weight, partitions=partitions)
     try:
-        with warnings.catch_warnings():
-            # Convergence is reported in the table, and degenerate components are
-            # regularised either way: one warning per cell would drown the user.
-            warnings.simplefilter("ignore")
-            estimator.fit(X, sample_weight=sample_weight)
-            try:
-                _check_not_spurious(estimator)
-            except SpuriousFitError as collapsed:
-                estimator = _fit_without_collapse(X, sample_weight, params, seed, collapsed)
-            n, log_likelihood, max_log_resp = estimator._criteria_terms(X, sample_weight)
-    except Exception as exc:
-        row = (k, name, *([math.nan] * 7), False, 0, time.perf_counter() - start)
-        return (*row, f"{type(exc).__name__}: {exc}"), None
-    finally:
-        estimator.__dict__.pop("_start_partition", None)
-    n_parameters = estimator._n_parameters()
-    bic = -2 * log_likelihood + n_parameters * math.log(n)
-    icl = bic - 2 * max_log_resp
-    aic = -2 * log_likelihood + 2 * n_parameters
-    row = (
-        k,
-        name,
-        log_likelihood,
-        n_parameters,
-        bic,
-        -bic,
-        icl,
-        -icl,
-        aic,
-        bool(estimator.converged_),
-        int(estimator.n_iter_),
-        time.perf_counter() - start,
-        "",
-    )
-    return row, estimator
+        _check_not_spurious(estimator)
+    except SpuriousFitError as collapsed:
+        estimator = _fit_without_collapse(X, sample_weight, params, seed, collapsed)
+    n, log_likelihood, max_log_resp = criteria_terms(estimator, X, sample_weight)
+    return CellFit(estimator, n, log_likelihood, max_log_resp, n_free_parameters(estimator))
 
 
 class SpuriousFitError(ValueError):

@@ -165,7 +165,7 @@ def _register_with_threadpoolctl() -> None:
             self.dynlib.gaussmix_set_num_threads(int(num_threads))
 
         def get_version(self) -> str:
-            from . import __version__
+            from ._version import __version__
 
             return __version__
 

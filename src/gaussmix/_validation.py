@@ -23,6 +23,7 @@ __all__ = [
     "check_sample_weight",
     "check_scalar_param",
     "check_variance_range",
+    "check_weight_summary",
     "float_dtypes",
 ]
 
@@ -120,17 +121,34 @@ def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.
             f"sample_weight must have shape ({n_samples},), one weight per row of X; "
             f"got shape {weight.shape}."
         )
-    if not np.all(np.isfinite(weight)):
+    check_weight_summary(
+        int(np.count_nonzero(~np.isfinite(weight))),
+        int(np.sum(weight < 0)),
+        float(weight.min()) if weight.size else 0.0,
+        int(np.count_nonzero(weight)),
+        n_components,
+    )
+    return weight
+
+
+def check_weight_summary(
+    n_nonfinite: int, n_negative: int, smallest: float, n_positive: int, n_components: int
+) -> None:
+    """Raise ValueError unless weights summarised so are finite, >= 0 and enough positive.
+
+    The checks of :func:`check_sample_weight`, from counts that a pass over weights
+    held elsewhere (a Dask array) computes.
+    """
+    if n_nonfinite:
         raise ValueError(
             "sample_weight contains NaN or infinity; give every row a finite weight "
             "(use 0 to ignore a row)."
         )
-    if np.any(weight < 0):
+    if n_negative:
         raise ValueError(
-            f"sample_weight must be non-negative; got {int(np.sum(weight < 0))} negative "
-            f"weight(s), the smallest {weight.min():g}."
+            f"sample_weight must be non-negative; got {n_negative} negative "
+            f"weight(s), the smallest {smallest:g}."
         )
-    n_positive = int(np.count_nonzero(weight))
     if n_positive == 0:
         raise ValueError("sample_weight is all zero: at least one row needs a weight above zero.")
     if n_positive < n_components:
@@ -139,7 +157,6 @@ def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.
             f"sample_weight, but got {n_positive}; reduce n_components or give more "
             "rows a positive weight."
         )
-    return weight
 
 
 def float_dtypes(X) -> list | type:

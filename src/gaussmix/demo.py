@@ -31,7 +31,8 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from gaussmix import GaussianMixture, select_model
+from ._mixture import GaussianMixture
+from ._selection import select_model
 
 __all__ = ["main", "run_demo"]
 

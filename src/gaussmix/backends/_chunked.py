@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..io import DataSource
-from ._base import BlockBackend
+from ._blocks import BlockBackend
 
 
 class ChunkedBackend(BlockBackend):
@@ -39,6 +39,10 @@ class ChunkedBackend(BlockBackend):
     def n_rows(self) -> int:
         return self.source.n_rows
 
+    @property
+    def n_features(self) -> int:
+        return self.source.n_features
+
     def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield ``(X_block, sample_weight_block)`` in row order."""
         start = 0
@@ -48,5 +52,6 @@ class ChunkedBackend(BlockBackend):
             yield block, weight
             start = stop
 
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        return self.source.read_rows(rows)
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        weight = None if self.sample_weight is None else self.sample_weight[rows]
+        return self.source.read_rows(rows), weight

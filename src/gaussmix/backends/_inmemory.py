@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._base import BlockBackend, run_everywhere
+from .._suffstats import SuffStats
+from ._blocks import BlockBackend, estep_arguments
+from ._pool import run_everywhere
 
 # Rows x (components + features) per block: about 8 MiB of float64 work space
 # for the NumPy kernel, which holds a block's (rows, components) arrays; the
@@ -47,8 +49,7 @@ class InMemoryBackend(BlockBackend):
     block_size : int
         Rows per block.
     n_threads : int
-        Worker threads for :meth:`map_reduce` and :meth:`run_tasks` when the work
-        releases the GIL.
+        Worker threads for the passes whose kernels release the GIL.
     auto_block_size : bool
         ``block_size`` was chosen from the problem's shape, not by the user: a
         kernel that splits the rows into tasks may choose its own task size.
@@ -70,6 +71,14 @@ class InMemoryBackend(BlockBackend):
     def n_rows(self) -> int:
         return self.X.shape[0]
 
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def in_memory(self) -> bool:
+        return True
+
     def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield ``(X_block, sample_weight_block)`` in row order."""
         for start in range(0, self.n_rows, self.block_size):
@@ -77,8 +86,44 @@ class InMemoryBackend(BlockBackend):
             weight = None if self.sample_weight is None else self.sample_weight[start:stop]
             yield self.X[start:stop], weight
 
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.X[rows])
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        weight = None if self.sample_weight is None else self.sample_weight[rows]
+        return np.asarray(self.X[rows]), weight
+
+    def estep(self, kernel, model, params, *, log_volume=None) -> SuffStats:
+        """One pass: as tasks that the threads claim when the kernel has them, else blocks.
+
+        A kernel with ``estep_tasks``, on rows that threads may read in place
+        (C-contiguous float32 or float64), runs the pass as tasks that the threads
+        claim (a slow or late thread takes fewer), and their statistics are summed
+        in row order; otherwise blocks run on a thread pool and their statistics
+        are merged in row order.
+        """
+        X = self.shared_rows() if kernel.estep_tasks is not None else None
+        if X is not None:
+            task_rows = self._task_rows(kernel, model, params.means.shape)
+            if task_rows is not None:
+                args, extra = estep_arguments(model, params, log_volume)
+                tasks = kernel.estep_tasks(
+                    X, self.sample_weight, *args, task_rows=task_rows, **extra
+                )
+                # Every thread, the caller among them, claims tasks until none is
+                # left; the caller then waits for the others' last tasks.
+                run_everywhere(tasks.run, tasks.wait, min(self.n_threads, tasks.n_tasks))
+                n_k, mean_k, scatter_k, log_likelihood = tasks.result()
+                return SuffStats(
+                    n_k, mean_k, scatter_k, log_likelihood, self.weight_sum, self.n_rows
+                )
+        return super().estep(kernel, model, params, log_volume=log_volume)
+
+    def _task_rows(self, kernel, model, shape: tuple[int, int]) -> int | None:
+        """Rows per task of the E-step (None: run blocks instead)."""
+        n_rows = self.n_rows
+        if self.block_size >= n_rows:
+            return n_rows  # one block: too little work to share between threads
+        n_components, n_features = shape
+        block_rows = None if self.auto_block_size else self.block_size
+        return kernel.task_rows_for(n_rows, n_components, n_features, model.scatter, block_rows)
 
     def shared_rows(self) -> np.ndarray | None:
         """``X`` itself when threads can read its rows in place (C-contiguous float32/64)."""
@@ -86,11 +131,3 @@ class InMemoryBackend(BlockBackend):
         if X.dtype in (np.float32, np.float64) and X.flags.c_contiguous:
             return X
         return None
-
-    def run_tasks(self, tasks) -> None:
-        """Run ``tasks`` (see :class:`gaussmix.kernels._compiled.EstepTasks`) on the threads.
-
-        Every thread, the caller among them, claims tasks until none is left; the
-        caller then waits for the others' last tasks.
-        """
-        run_everywhere(tasks.run, tasks.wait, min(self.n_threads, tasks.n_tasks))

@@ -1,8 +1,9 @@
 """The ``gaussmix`` command line: thin click commands over library functions.
 
-Each command parses its arguments, calls functions of
-:mod:`gaussmix.cli._commands` (where the work is, typed and testable without
-click) and writes its output atomically. Heavy modules are imported inside the
+Each command parses its arguments, calls the typed functions that do the work
+(testable without click: ``_parsing`` for option values, ``_input`` for DATA,
+``_fitting``, ``_reporting``, ``_tables`` for predict/score/sample, ``_describe``
+and ``_demo``) and writes its output atomically. Heavy modules are imported inside the
 commands, so ``gaussmix --help`` stays quick.
 
 Exit status: 0 on success; 1 when the computation fails or a model file is
@@ -48,7 +49,7 @@ def _usage_failure(exc: click.UsageError) -> _Failure:
 def _failure(exc: Exception) -> _Failure:
     """The exit status and message for an exception out of a command."""
     from ..exceptions import InvalidParameterError, ModelFileError
-    from ._commands import InputError
+    from ._errors import InputError
 
     if isinstance(exc, InputError | InvalidParameterError):
         return _Failure(_one_line(exc), 2)
@@ -108,7 +109,8 @@ class _Components(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> list[int]:
         if isinstance(value, list):
             return value
-        from ._commands import InputError, parse_components
+        from ._errors import InputError
+        from ._parsing import parse_components
 
         try:
             return parse_components(value)
@@ -122,7 +124,8 @@ class _Covariance(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if isinstance(value, list):
             return value
-        from ._commands import InputError, parse_covariance
+        from ._errors import InputError
+        from ._parsing import parse_covariance
 
         try:
             return parse_covariance(value)
@@ -147,7 +150,8 @@ class _OutputFile(click.ParamType):
                 f"the directory of {str(path)!r} does not exist; create it first.", param, ctx
             )
         if self.table:
-            from ._commands import InputError, check_table_path
+            from ._errors import InputError
+            from ._parsing import check_table_path
 
             try:
                 check_table_path(path)
@@ -181,6 +185,12 @@ _columns = click.option(
     help="Columns of DATA to use, comma-separated: names for CSV and Parquet, 0-based "
     "positions for .npy. Default: all for fit; the model's own columns otherwise.",
 )
+_scheduler = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786): DATA, "
+    "Parquet or CSV, is read and processed by the workers (needs gaussmix[dask]).",
+)
 _table_out = click.option(
     "-o",
     "--out",
@@ -202,7 +212,7 @@ def _note(message: str, quiet: bool) -> None:
 
 
 def _write(table: Any, out: Path | None, quiet: bool) -> None:
-    from ._commands import write_table
+    from ._tables import write_table
 
     write_table(table, out, sys.stdout)
     if out is not None:
@@ -328,6 +338,7 @@ def main(debug: bool) -> None:
     metavar="HTML",
     help="Also write an HTML report of the fit (and of the selection) to HTML.",
 )
+@_scheduler
 @_quiet
 def fit(
     data: Path,
@@ -344,6 +355,7 @@ def fit(
     jobs: int | None,
     in_memory: bool | None,
     report: Path | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Fit a Gaussian mixture to DATA and save it to MODEL.
@@ -358,13 +370,48 @@ def fit(
       gaussmix fit big.parquet -k 2-12 -c VVV,VEV,EEE --jobs -1 --out big.gmm
       gaussmix fit data.npy -k 4 -c diag --seed 0 --out model.gmm --report fit.html
     """
-    from . import _commands as cmd
+    from ..persistence import save
+    from ._fitting import fit_model, fit_summary
+    from ._input import open_input, read_data
+    from ._parsing import parse_columns
+    from ._reporting import check_report_available, report_data, write_report
 
+    if scheduler is not None:
+        from ._cluster import cluster_client, read_on_cluster
+        from ._errors import InputError
+
+        if report is not None or in_memory is not None:
+            raise InputError(
+                "--scheduler runs the fit on the cluster: --report, --in-memory and "
+                "--stream do not apply; leave them out."
+            )
+        with cluster_client(scheduler):
+            X = read_on_cluster(data, parse_columns(columns, data))
+            outcome = fit_model(
+                X,
+                components=components,
+                covariance=covariance,
+                criterion=criterion,  # type: ignore[arg-type]
+                init=init,
+                n_init=n_init,
+                max_iter=max_iter,
+                tol=tol,
+                seed=seed,
+                n_jobs=jobs,
+                progress=_show_progress(quiet),
+            )
+            for message in outcome.warnings:
+                _note(f"Warning: {message}", quiet)
+            save(outcome.estimator, out)
+            if not quiet:
+                click.echo(fit_summary(outcome, X, criterion))
+                click.echo(f"Saved the model to {out}")
+        return
     if report is not None:
-        cmd.check_report_available()  # before the fit, not after it
-    source = cmd.open_input(data, cmd.parse_columns(columns, data))
-    X = cmd.read_data(source, in_memory=in_memory, progress=_show_progress(quiet))
-    outcome = cmd.fit_model(
+        check_report_available()  # before the fit, not after it
+    source = open_input(data, parse_columns(columns, data))
+    X = read_data(source, in_memory=in_memory, progress=_show_progress(quiet))
+    outcome = fit_model(
         X,
         components=components,
         covariance=covariance,
@@ -379,17 +426,15 @@ def fit(
     )
     for message in outcome.warnings:
         _note(f"Warning: {message}", quiet)
-    from .. import save
-
     save(outcome.estimator, out)
     if not quiet:
-        click.echo(cmd.fit_summary(outcome, X, criterion))
+        click.echo(fit_summary(outcome, X, criterion))
         click.echo(f"Saved the model to {out}")
     if report is not None:
-        cmd.write_report(
+        write_report(
             report,
             outcome.estimator,
-            cmd.report_data(X, seed=seed),
+            report_data(X, seed=seed),
             selection=outcome.selection,
             title=f"gaussmix fit {data.name}",
         )
@@ -407,9 +452,16 @@ def fit(
     "uncertainty, 1 - max p.",
 )
 @_columns
+@_scheduler
 @_quiet
 def predict(
-    model: Path, data: Path, out: Path | None, proba: bool, columns: str | None, quiet: bool
+    model: Path,
+    data: Path,
+    out: Path | None,
+    proba: bool,
+    columns: str | None,
+    scheduler: str | None,
+    quiet: bool,
 ) -> None:
     """Label each row of DATA with its most probable component of MODEL.
 
@@ -421,12 +473,21 @@ def predict(
       gaussmix predict model.gmm data.csv > labels.csv
       gaussmix predict model.gmm data.parquet --proba --out posteriors.parquet
     """
-    from .. import load
-    from . import _commands as cmd
+    from ..persistence import load
+    from ._input import open_for_model
+    from ._tables import predict_table
 
     estimator = load(model)
-    source = cmd.open_for_model(estimator, data, columns)
-    table = cmd.predict_table(estimator, source, proba=proba, progress=_show_progress(quiet))
+    if scheduler is not None:
+        from ._cluster import cluster_client, cluster_predict_table, read_on_cluster
+        from ._parsing import parse_columns
+
+        with cluster_client(scheduler):
+            rows = read_on_cluster(data, parse_columns(columns, data), estimator)
+            table = cluster_predict_table(estimator, rows, proba=proba)
+    else:
+        source = open_for_model(estimator, data, columns)
+        table = predict_table(estimator, source, proba=proba, progress=_show_progress(quiet))
     _write(table, out, quiet)
 
 
@@ -442,6 +503,7 @@ def predict(
     "Q-quantile of all rows' (about a fraction Q of them, the least likely), e.g. 0.01.",
 )
 @_columns
+@_scheduler
 @_quiet
 def score(
     model: Path,
@@ -449,6 +511,7 @@ def score(
     out: Path | None,
     contamination: float | None,
     columns: str | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Score each row of DATA: its log-density under MODEL.
@@ -463,14 +526,23 @@ def score(
       gaussmix score model.gmm new.csv --out scores.csv
       gaussmix score model.gmm new.csv --contamination 0.01 | grep True
     """
-    from .. import load
-    from . import _commands as cmd
+    from ..persistence import load
+    from ._input import open_for_model
+    from ._tables import score_table
 
     estimator = load(model)
-    source = cmd.open_for_model(estimator, data, columns)
-    table = cmd.score_table(
-        estimator, source, contamination=contamination, progress=_show_progress(quiet)
-    )
+    if scheduler is not None:
+        from ._cluster import cluster_client, cluster_score_table, read_on_cluster
+        from ._parsing import parse_columns
+
+        with cluster_client(scheduler):
+            rows = read_on_cluster(data, parse_columns(columns, data), estimator)
+            table = cluster_score_table(estimator, rows, contamination=contamination)
+    else:
+        source = open_for_model(estimator, data, columns)
+        table = score_table(
+            estimator, source, contamination=contamination, progress=_show_progress(quiet)
+        )
     _write(table, out, quiet)
     if "outlier" in table:
         _note(f"Flagged {int(table['outlier'].sum())} of {len(table)} rows as outliers", quiet)
@@ -507,11 +579,11 @@ def sample(model: Path, n_samples: int, seed: int | None, out: Path | None, quie
     \b
       gaussmix sample model.gmm -n 1000 --seed 0 --out synthetic.parquet
     """
-    from .. import load
-    from . import _commands as cmd
+    from ..persistence import load
+    from . import _tables as tables
 
-    blocks = cmd.sample_blocks(load(model), n_samples, seed=seed)
-    written = cmd.write_table_blocks(blocks, out, sys.stdout)
+    blocks = tables.sample_blocks(load(model), n_samples, seed=seed)
+    written = tables.write_table_blocks(blocks, out, sys.stdout)
     if out is not None:
         _note(f"Wrote {written} rows to {out}", quiet)
 
@@ -532,11 +604,11 @@ def inspect(model: Path, as_json: bool) -> None:
     """
     import json
 
-    from .. import load
-    from . import _commands as cmd
+    from ..persistence import load
+    from ._describe import describe_model, format_description
 
-    info = cmd.describe_model(load(model), model)
-    click.echo(json.dumps(info, indent=2) if as_json else cmd.format_description(info))
+    info = describe_model(load(model), model)
+    click.echo(json.dumps(info, indent=2) if as_json else format_description(info))
 
 
 @main.command()
@@ -557,9 +629,9 @@ def demo(out: Path, no_figures: bool, quiet: bool) -> None:
     prints how well each recovers the blobs, and writes figures and an HTML
     report to --out.
     """
-    from . import _commands as cmd
+    from ._demo import run_demo
 
-    result = cmd.run_demo(out, figures=not no_figures, quiet=quiet)
+    result = run_demo(out, figures=not no_figures, quiet=quiet)
     if result["report"] is not None:
         _note(f"  wrote {result['report']}", quiet)
     elif not no_figures:

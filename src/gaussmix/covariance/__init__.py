@@ -30,7 +30,7 @@ their mclust names are aliases; the other ten go by their mclust names.
 from __future__ import annotations
 
 from ..exceptions import InvalidParameterError
-from ._base import CovarianceModel, Repair
+from ._base import RIDGE_FRACTION, CovarianceModel, Repair
 from ._diag import DiagCovariance, EEICovariance, EVICovariance, VEICovariance
 from ._ellipsoidal import (
     EEVCovariance,
@@ -47,6 +47,7 @@ from ._tied import TiedCovariance
 __all__ = [
     "COVARIANCE_TYPES",
     "MCLUST_NAMES",
+    "RIDGE_FRACTION",
     "CovarianceModel",
     "Repair",
     "get_covariance_model",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import NumericalError
+from ._saved import check_saved_covariances
 
 # numpy.linalg rather than scipy.linalg: NumPy and SciPy wheels each bundle an
 # OpenBLAS, and alternating between the two in the EM loop leaves one library's
@@ -29,7 +30,8 @@ PIVOT_TOL = 1e-13
 # feature's variance in the data (what reg_covar="auto" applies everywhere),
 # multiplied by 10 until the matrix is positive definite.
 RIDGE_FRACTION = 1e-6
-_MAX_RIDGE_STEPS = 12
+# The most times the ridge is multiplied by 10 before the repair gives up.
+MAX_RIDGE_STEPS = 12
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def repair_matrix(matrix: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, fl
     if not np.all(np.isfinite(matrix)):
         matrix = np.diag(scale)
     ridge = RIDGE_FRACTION * scale
-    for _ in range(_MAX_RIDGE_STEPS):
+    for _ in range(MAX_RIDGE_STEPS):
         candidate = matrix + np.diag(ridge)
         if cholesky_or_none(candidate, scale) is not None:
             return candidate, float(ridge.max())
@@ -377,6 +379,35 @@ class CovarianceModel(ABC):
     @abstractmethod
     def check_precisions(self, precisions: np.ndarray, n_components: int, n_features: int) -> None:
         """Raise ValueError unless user-given precisions have the right shape and are SPD."""
+
+    def check_saved(
+        self,
+        covariances: np.ndarray,
+        precisions: np.ndarray,
+        precisions_chol: np.ndarray,
+        n_components: int,
+        n_features: int,
+        eps: float,
+    ) -> None:
+        """Raise ValueError unless saved parameters of this model are valid and consistent.
+
+        Each covariance must be symmetric positive definite, ``precisions_chol`` its
+        inverse's triangular Cholesky factor and ``precisions`` that factor's product,
+        to within what ``eps`` (the saved dtype's epsilon) and the covariance's
+        condition number allow; a file tampered with, or written by a broken fit, is
+        refused with the component named.
+
+        Parameters
+        ----------
+        covariances, precisions, precisions_chol : ndarray
+            float64, of this model's ``shape(n_components, n_features)``.
+        n_components, n_features : int
+        eps : float
+            Machine epsilon of the dtype the parameters were saved in.
+        """
+        check_saved_covariances(
+            self, covariances, precisions, precisions_chol, n_components, n_features, eps
+        )
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters of the mixture: covariances, means and weights."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import _MAX_RIDGE_STEPS, RIDGE_FRACTION, Repair, unresolvable
+from ._base import MAX_RIDGE_STEPS, RIDGE_FRACTION, Repair, unresolvable
 
 __all__ = ["ConstrainedMixin"]
 
@@ -47,7 +47,7 @@ class ConstrainedMixin:
         if refit is None:
             raise ValueError(f"{type(self).__name__}.repair needs refit to keep its constraint.")
         ridge = RIDGE_FRACTION * scale
-        for _ in range(_MAX_RIDGE_STEPS):
+        for _ in range(MAX_RIDGE_STEPS):
             candidate = refit(ridge)
             if self.singular_components(candidate, scale).size == 0:
                 break

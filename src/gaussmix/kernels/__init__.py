@@ -50,6 +50,7 @@ __all__ = [
     "LIBRARY_PREFIX",
     "KernelName",
     "get_kernel",
+    "hc_agglomerate",
     "num_threads_setting",
     "set_num_threads_setting",
     "simd_target",
@@ -124,3 +125,15 @@ def _kernel_set(name: str, estep, kmeans, *, releases_gil: bool) -> SimpleNamesp
         cumulative_sum=kmeans.cumulative_sum,
         releases_gil=releases_gil,
     )
+
+
+def hc_agglomerate():
+    """The hierarchical-clustering kernel: ``(agglomerate, MODEL_CODES)``.
+
+    ``agglomerate(Z, sample_weight, model_code, alpha, beta, tie_rtol)`` merges the
+    rows of ``Z`` pair by pair and returns the merges and their costs;
+    ``MODEL_CODES`` maps a criterion ("VVV", "EII") to its code.
+    """
+    from ._hc import MODEL_CODES, agglomerate
+
+    return agglomerate, MODEL_CODES

@@ -20,7 +20,7 @@ from ._base import (
     level_radii,
     mixture_covariances,
 )
-from ._projection import _feature_index
+from ._projection import feature_index
 
 __all__ = ["PairsDisplay"]
 
@@ -231,7 +231,7 @@ class PairsDisplay:
                     f"features must list 2 to {MAX_PAIRS_FEATURES} features by index or "
                     f"name; got {features!r}."
                 )
-            index = [_feature_index(f, all_names, names is not None) for f in features]
+            index = [feature_index(f, all_names, names is not None) for f in features]
             if len(set(index)) != len(index):
                 raise InvalidParameterError(f"features repeats a feature: {features!r}.")
         covariances = mixture_covariances(estimator)[:, index][:, :, index]

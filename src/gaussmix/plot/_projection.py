@@ -19,7 +19,7 @@ import numpy as np
 from ..exceptions import InvalidParameterError
 from ._base import MixtureParams2D, mixture_covariances
 
-__all__ = ["Projection", "make_projection"]
+__all__ = ["Projection", "feature_index", "make_projection"]
 
 _PROJECTION_HELP = (
     'projection must be None, "pca", a pair of feature indices or names such as (0, 2), '
@@ -111,7 +111,7 @@ def make_projection(
         return _pca(X)
     spec = np.asarray(projection, dtype=object)
     if spec.ndim == 1 and spec.shape[0] == 2:
-        i, j = (_feature_index(item, names, feature_names is not None) for item in spec)
+        i, j = (feature_index(item, names, feature_names is not None) for item in spec)
         if i == j:
             raise InvalidParameterError(
                 f"projection must pick two different features; got {projection!r}."
@@ -143,7 +143,12 @@ def make_projection(
     raise InvalidParameterError(f"{_PROJECTION_HELP}; got {projection!r}.")
 
 
-def _feature_index(item: Any, names: list[str], named: bool) -> int:
+def feature_index(item: Any, names: list[str], named: bool) -> int:
+    """The column of a feature given by index or name, or InvalidParameterError.
+
+    ``names`` are the model's feature names (or ``x0``, ``x1``, ...), ``named``
+    whether the model has names of its own (only then may ``item`` be a name).
+    """
     if isinstance(item, Integral) and not isinstance(item, bool | np.bool_):
         index = int(item)
         if not 0 <= index < len(names):

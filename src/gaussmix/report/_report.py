@@ -88,8 +88,8 @@ def render_report(
     ImportError
         If matplotlib is not installed (``pip install "gaussmix[plots]"``).
     """
-    from .. import __version__
     from .._selection import ModelSelection
+    from .._version import __version__
 
     if selection is not None and not isinstance(selection, ModelSelection):
         raise TypeError(
@@ -182,7 +182,7 @@ def write_report(
     FileNotFoundError
         If the directory of ``path`` does not exist.
     """
-    from ..io._atomic import write_atomically
+    from ..io import write_atomically
 
     path = Path(path)
     if not path.parent.is_dir():

@@ -1,0 +1,3 @@
+"""The version of gaussmix (that of its distribution)."""
+
+__version__ = "0.1.0"
