@@ -193,3 +193,36 @@ def test_outlier_detector_imports_nothing_heavy():
     )
     assert report["loaded"] == []
     assert report["k"] == 2
+
+
+def test_selection_detector_and_model_files_load_on_first_use():
+    report = _run(
+        """
+        import json, sys
+        import gaussmix
+        lazy = ("gaussmix._selection", "gaussmix.anomaly", "gaussmix.persistence")
+        before = [m for m in lazy if m in sys.modules]
+        from gaussmix import OutlierDetector, load, select_model
+        from gaussmix._selection import select_model as direct_select
+        from gaussmix.anomaly import OutlierDetector as direct_detector
+        from gaussmix.persistence import load as direct_load
+        print(json.dumps({
+            "before": before,
+            "after": [m for m in lazy if m in sys.modules],
+            "same": [select_model is direct_select, OutlierDetector is direct_detector,
+                     load is direct_load, gaussmix.save is gaussmix.persistence.save],
+            "listed": sorted(set(gaussmix.__all__) - set(dir(gaussmix))),
+        }))
+        """
+    )
+    assert report["before"] == []
+    assert report["after"] == ["gaussmix._selection", "gaussmix.anomaly", "gaussmix.persistence"]
+    assert report["same"] == [True, True, True, True]
+    assert report["listed"] == []
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    import gaussmix
+
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        gaussmix.not_a_name  # noqa: B018

@@ -7,17 +7,19 @@
 >>> gm = gaussmix.load("model.gmm")  # doctest: +SKIP
 
 ``import gaussmix`` is light: matplotlib, dask and sklearn.cluster are imported only
-where they are used.
+where they are used, and model selection, outlier detection and model files load on
+first use of their names (most scripts need only the estimator).
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
-from ._selection import ModelSelection, select_model
 from ._threads import get_num_threads, set_num_threads
 from ._version import __version__
-from .anomaly import OutlierDetector
 from .covariance import COVARIANCE_TYPES
 from .exceptions import (
     DegenerateComponentWarning,
@@ -26,7 +28,34 @@ from .exceptions import (
     NumericalError,
 )
 from .io import DataSource, open_data
-from .persistence import load, save
+
+if TYPE_CHECKING:
+    from ._selection import ModelSelection, select_model
+    from .anomaly import OutlierDetector
+    from .persistence import load, save
+
+# Public names whose modules are imported when a name is first used (PEP 562).
+_LAZY = {
+    "ModelSelection": "._selection",
+    "select_model": "._selection",
+    "OutlierDetector": ".anomaly",
+    "load": ".persistence",
+    "save": ".persistence",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gaussmix' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "COVARIANCE_TYPES",
