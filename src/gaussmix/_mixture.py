@@ -390,25 +390,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         partial_fit_step(self, X, sample_weight)
         return self
 
-    def _check_source_features(self, source: DataSource) -> None:
-        if source.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {source.n_features} features, but GaussianMixture is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        fitted = getattr(self, "feature_names_in_", None)
-        if fitted is not None and source.feature_names is not None:
-            if list(fitted) != list(source.feature_names):
-                raise ValueError(
-                    f"The columns of {source.path} ({list(source.feature_names)}) differ from "
-                    f"those seen in fit ({list(fitted)}); select them with open_data(..., "
-                    "columns=[...])."
-                )
-
-    # --------------------------------------------------------------- inference
-
-    def _check_dask_features(self, X):
-        rows = dask_rows(X)
+    def _check_features(self, rows, where: str, how_to_select: str) -> None:
+        """Refuse ``rows`` (a DataSource or DaskRows) unlike the columns seen in fit."""
         if rows.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {rows.n_features} features, but GaussianMixture is expecting "
@@ -418,18 +401,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if fitted is not None and rows.feature_names is not None:
             if list(fitted) != list(rows.feature_names):
                 raise ValueError(
-                    f"The columns of the Dask DataFrame ({list(rows.feature_names)}) differ "
-                    f"from those seen in fit ({list(fitted)}); select them with X[[...]]."
+                    f"The columns of {where} ({list(rows.feature_names)}) differ from "
+                    f"those seen in fit ({list(fitted)}); select them with {how_to_select}."
                 )
-        return rows
+
+    # --------------------------------------------------------------- inference
 
     def _validate_for_inference(self, X):
         check_is_fitted(self)
         if isinstance(X, DataSource):
-            self._check_source_features(X)
+            self._check_features(X, X.path, "open_data(..., columns=[...])")
             return X
         if is_dask_collection(X):
-            return self._check_dask_features(X)
+            rows = dask_rows(X)
+            self._check_features(rows, "the Dask DataFrame", "X[[...]]")
+            return rows
         return validate_data(self, X, dtype=check.float_dtypes(X), reset=False)
 
     def _map_rows(self, X, fn: Callable, dtype=None) -> np.ndarray:

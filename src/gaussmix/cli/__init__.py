@@ -14,6 +14,7 @@ error is one line, ``Error: ...``, on standard error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -385,51 +386,36 @@ def fit(
                 "--scheduler runs the fit on the cluster: --report, --in-memory and "
                 "--stream do not apply; leave them out."
             )
-        with cluster_client(scheduler):
+        place = cluster_client(scheduler)
+    else:
+        if report is not None:
+            check_report_available()  # before the fit, not after it
+        place = contextlib.nullcontext()
+    with place:
+        if scheduler is not None:
             X = read_on_cluster(data, parse_columns(columns, data))
-            outcome = fit_model(
-                X,
-                components=components,
-                covariance=covariance,
-                criterion=criterion,  # type: ignore[arg-type]
-                init=init,
-                n_init=n_init,
-                max_iter=max_iter,
-                tol=tol,
-                seed=seed,
-                n_jobs=jobs,
-                progress=_show_progress(quiet),
-            )
-            for message in outcome.warnings:
-                _note(f"Warning: {message}", quiet)
-            save(outcome.estimator, out)
-            if not quiet:
-                click.echo(fit_summary(outcome, X, criterion))
-                click.echo(f"Saved the model to {out}")
-        return
-    if report is not None:
-        check_report_available()  # before the fit, not after it
-    source = open_input(data, parse_columns(columns, data))
-    X = read_data(source, in_memory=in_memory, progress=_show_progress(quiet))
-    outcome = fit_model(
-        X,
-        components=components,
-        covariance=covariance,
-        criterion=criterion,  # type: ignore[arg-type]
-        init=init,
-        n_init=n_init,
-        max_iter=max_iter,
-        tol=tol,
-        seed=seed,
-        n_jobs=jobs,
-        progress=_show_progress(quiet),
-    )
-    for message in outcome.warnings:
-        _note(f"Warning: {message}", quiet)
-    save(outcome.estimator, out)
-    if not quiet:
-        click.echo(fit_summary(outcome, X, criterion))
-        click.echo(f"Saved the model to {out}")
+        else:
+            source = open_input(data, parse_columns(columns, data))
+            X = read_data(source, in_memory=in_memory, progress=_show_progress(quiet))
+        outcome = fit_model(
+            X,
+            components=components,
+            covariance=covariance,
+            criterion=criterion,  # type: ignore[arg-type]
+            init=init,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            seed=seed,
+            n_jobs=jobs,
+            progress=_show_progress(quiet),
+        )
+        for message in outcome.warnings:
+            _note(f"Warning: {message}", quiet)
+        save(outcome.estimator, out)
+        if not quiet:
+            click.echo(fit_summary(outcome, X, criterion))
+            click.echo(f"Saved the model to {out}")
     if report is not None:
         write_report(
             report,
