@@ -226,3 +226,52 @@ def test_an_unknown_name_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
         gaussmix.not_a_name  # noqa: B018
+
+
+def test_scikit_learn_and_scipy_are_first_imported_from_the_frame_with_room():
+    """``import gaussmix`` imports scikit-learn (and through it SciPy) inside
+    ``_preload``'s frame, which reserves stack room (see that module): an import of
+    scikit-learn placed before it in the package would run outside that room."""
+    report = _run(
+        """
+        import json, sys, traceback
+        import numpy
+
+        first = {}
+
+        class Watch:
+            def find_spec(self, name, path=None, target=None):
+                top = name.split(".")[0]
+                if top in ("sklearn", "scipy") and top not in first:
+                    first[top] = [
+                        (frame.filename.replace("\\\\", "/").rsplit("/", 2)[-2:], frame.name)
+                        for frame in traceback.extract_stack()
+                    ]
+                return None
+
+        sys.meta_path.insert(0, Watch())
+        import gaussmix
+        print(json.dumps(first))
+        """
+    )
+    assert set(report) == {"sklearn", "scipy"}
+    for stack in report.values():
+        assert [["gaussmix", "_preload.py"], "import_with_room"] in stack, stack
+
+
+def test_the_frame_with_room_reserves_64_kib_and_imports_what_it_is_given():
+    from gaussmix import _preload
+
+    assert _preload.RESERVED_SLOTS * 8 > 64 * 1024
+    if sys.implementation.name == "cpython":
+        assert _preload.import_with_room.__code__.co_stacksize > _preload.RESERVED_SLOTS
+    report = _run(
+        """
+        import json, sys
+        from gaussmix._preload import import_with_room
+        before = "colorsys" in sys.modules
+        import_with_room(["colorsys"])
+        print(json.dumps([before, "colorsys" in sys.modules]))
+        """
+    )
+    assert report == [False, True]

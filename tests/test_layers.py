@@ -29,7 +29,10 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "src" / "gaussmix"
 # The layer map, bottom first. A module belongs to the layer of the longest prefix
 # that names it. Modules in one layer may import one another.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation: errors, argument checks, version", ("exceptions", "_validation", "_version")),
+    (
+        "foundation: errors, argument checks, version, dependency imports",
+        ("exceptions", "_validation", "_version", "_preload"),
+    ),
     ("io: input sources and atomic writes", ("io",)),
     ("kernels", ("kernels",)),
     ("threads: the user's cap", ("_threads",)),

@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+# First, for its side effect: scikit-learn imported with room on the frame stack.
+from . import _preload  # noqa: F401
 from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
 from ._threads import get_num_threads, set_num_threads
