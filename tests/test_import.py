@@ -221,6 +221,31 @@ def test_selection_detector_and_model_files_load_on_first_use():
     assert report["listed"] == []
 
 
+def test_hierarchical_clustering_loads_on_first_use():
+    """mclust's agglomeration (``hc_tree``, ``init_params="hc"``) is not on the path
+    of an ordinary fit; its names and the hc start load it when first used."""
+    report = _run(
+        """
+        import json, sys
+        import numpy as np
+        import gaussmix
+        X = np.random.RandomState(0).randn(120, 2)
+        gaussmix.GaussianMixture(2, random_state=0).fit(X)
+        after_default_fit = "gaussmix._hc" in sys.modules
+        gm = gaussmix.GaussianMixture(2, init_params="hc", random_state=0).fit(X)
+        after_hc_fit = "gaussmix._hc" in sys.modules
+        from gaussmix import HCTree, hc_tree
+        import gaussmix._hc as module
+        tree = hc_tree(X)
+        print(json.dumps([
+            after_default_fit, after_hc_fit, hc_tree is module.hc_tree,
+            HCTree is module.HCTree, isinstance(tree, HCTree), bool(gm.converged_),
+        ]))
+        """
+    )
+    assert report == [False, True, True, True, True, True]
+
+
 def test_an_unknown_name_is_an_attribute_error():
     import gaussmix
 

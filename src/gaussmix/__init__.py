@@ -8,7 +8,8 @@
 
 ``import gaussmix`` is light: matplotlib, dask and sklearn.cluster are imported only
 where they are used, and model selection, outlier detection and model files load on
-first use of their names (most scripts need only the estimator).
+first use of their names, as is mclust's hierarchical clustering (most scripts need
+only the estimator).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING
 
 # First, for its side effect: scikit-learn imported with room on the frame stack.
 from . import _preload  # noqa: F401
-from ._hc import HCTree, hc_tree
 from ._mixture import GaussianMixture
 from ._threads import get_num_threads, set_num_threads
 from ._version import __version__
@@ -32,12 +32,15 @@ from .exceptions import (
 from .io import DataSource, open_data
 
 if TYPE_CHECKING:
+    from ._hc import HCTree, hc_tree
     from ._selection import ModelSelection, select_model
     from .anomaly import OutlierDetector
     from .persistence import load, save
 
 # Public names whose modules are imported when a name is first used (PEP 562).
 _LAZY = {
+    "HCTree": "._hc",
+    "hc_tree": "._hc",
     "ModelSelection": "._selection",
     "select_model": "._selection",
     "OutlierDetector": ".anomaly",

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _hc
 from ._kmeans import kmeans_labels
 from ._mstep import m_step
 from ._params import MixtureParams
@@ -261,6 +260,9 @@ def _hc_stats(setup: FitSetup) -> SuffStats:
     weight = backend.sample_weight
     held = setup.start_cache.get("hc")
     if held is None:
+        # mclust's agglomeration is loaded by the first hc start, not by every fit.
+        from . import _hc
+
         rows = _hc.sample_rows(backend.n_rows, weight, _hc.SUBSET_ROWS, setup.random_state)
         X_rows, weight_rows = backend.take(rows)
         tree = _hc.start_partitions(X_rows, weight_rows, rows=rows, n_samples=backend.n_rows)
