@@ -6,6 +6,10 @@ import platform
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from gaussmix import GaussianMixture
 from gaussmix.kernels import _gaussmix, simd_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +36,34 @@ def test_x86_64_builds_carry_the_avx2_and_avx512_targets():
         if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= has:
             expected.insert(0, "avx512")
     assert _gaussmix.simd_targets() == expected
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0
+@pytest.mark.parametrize(
+    ("covariance_type", "dtype"),
+    [("full", np.float64), ("tied", np.float64), ("diag", np.float32), ("spherical", np.float64)],
+)
+def test_avx512_build_computes_the_avx2_build_bits(covariance_type, dtype):
+    """The AVX-512 target keeps AVX2's 256-bit vectors and order of sums, so a fit gives
+    the same bits on an AVX-512 machine as on an AVX2 one (docs/how-it-works.md)."""
+    if "avx512" not in _gaussmix.simd_targets():
+        pytest.skip("this CPU runs no AVX-512 code")
+    rng = np.random.default_rng(3)
+    # 13 features and 9,001 rows: partial vectors and a ragged last block.
+    X = (rng.standard_normal((9001, 13)) @ rng.standard_normal((13, 13))).astype(dtype)
+    previous = _gaussmix.simd_target()
+    fits = {}
+    try:
+        for target in ("avx512", "avx2"):
+            assert _gaussmix.set_simd_target(target)
+            gm = GaussianMixture(
+                4, covariance_type=covariance_type, max_iter=15, tol=0, random_state=0
+            ).fit(X)
+            fits[target] = (gm.lower_bound_, gm.means_, gm.covariances_, gm.score_samples(X))
+    finally:
+        _gaussmix.set_simd_target(previous)
+    for wide, narrow in zip(fits["avx512"], fits["avx2"], strict=True):
+        np.testing.assert_array_equal(wide, narrow)
 
 
 def test_unknown_simd_target_is_refused():
