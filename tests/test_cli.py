@@ -288,6 +288,18 @@ def test_score_uses_a_detectors_own_threshold(model, files, frame):
     assert table["outlier"].sum() == 20
 
 
+def test_score_refuses_a_contamination_out_of_range_before_reading(model, files):
+    source = inputs.open_for_model(model, files["csv"])
+
+    def unread():
+        raise AssertionError("the data were read before the argument was checked")
+        yield
+
+    source.blocks = unread
+    with pytest.raises(errors.InputError, match=r"contamination must be in \(0, 0.5\]"):
+        tables.score_table(model, source, contamination=0.9)
+
+
 # ------------------------------------------------------------ sample, inspect
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "check_variance_range",
     "check_weight_summary",
     "float_dtypes",
+    "float_weights",
 ]
 
 
@@ -100,13 +101,13 @@ def check_bool_param(value, name: str) -> None:
         raise InvalidParameterError(f"{name} must be True or False; got {value!r}.")
 
 
-def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.ndarray | None:
-    """Validate ``sample_weight`` for ``fit``: shape (n_samples,), finite, >= 0, not all zero.
+def float_weights(sample_weight, n_samples: int) -> np.ndarray:
+    """``sample_weight`` as a float64 array of shape (n_samples,), or 0-d for a scalar.
 
-    Returns a float64 copy (the caller's array is never modified), or None.
+    A scalar (one weight for every row) is left for the caller to broadcast, so a
+    caller that keeps weights elsewhere (a Dask array) need not build the vector.
+    Raises ValueError if the values are not numbers or the shape is wrong.
     """
-    if sample_weight is None:
-        return None
     try:
         weight = np.array(sample_weight, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -114,13 +115,24 @@ def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.
             f"sample_weight must be an array of numbers, one per row of X; could not "
             f"convert it to floats ({exc})."
         ) from None
-    if weight.ndim == 0:
-        weight = np.full(n_samples, float(weight))
-    if weight.shape != (n_samples,):
+    if weight.ndim != 0 and weight.shape != (n_samples,):
         raise ValueError(
             f"sample_weight must have shape ({n_samples},), one weight per row of X; "
             f"got shape {weight.shape}."
         )
+    return weight
+
+
+def check_sample_weight(sample_weight, n_samples: int, n_components: int) -> np.ndarray | None:
+    """Validate ``sample_weight`` for ``fit``: shape (n_samples,), finite, >= 0, not all zero.
+
+    Returns a float64 copy (the caller's array is never modified), or None.
+    """
+    if sample_weight is None:
+        return None
+    weight = float_weights(sample_weight, n_samples)
+    if weight.ndim == 0:
+        weight = np.full(n_samples, float(weight))
     check_weight_summary(
         int(np.count_nonzero(~np.isfinite(weight))),
         int(np.sum(weight < 0)),

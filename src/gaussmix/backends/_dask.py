@@ -219,20 +219,9 @@ def dask_weight(sample_weight, row_chunks: Sequence[int]):
             )
         weight = weight.astype(np.float64)
         return weight if weight.chunks == chunks else weight.rechunk(chunks)
-    try:
-        values = np.array(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"sample_weight must be an array of numbers, one per row of X; could not "
-            f"convert it to floats ({exc})."
-        ) from None
+    values = check.float_weights(sample_weight, n_rows)
     if values.ndim == 0:
         return da.full(n_rows, float(values), chunks=chunks)
-    if values.shape != (n_rows,):
-        raise ValueError(
-            f"sample_weight must have shape ({n_rows},), one weight per row of X; "
-            f"got shape {values.shape}."
-        )
     return da.from_array(values, chunks=chunks)
 
 

@@ -61,16 +61,12 @@ def predict_table(
     """
     import pandas as pd
 
-    check_features(model, source)
     labels, probabilities, uncertainty = [], [], []
-    with rows_bar(source.n_rows, "Predicting", progress) as bar:
-        for block in data_blocks(source):
-            X = model_input(model, block)
-            labels.append(model.predict(X))
-            if proba:
-                probabilities.append(model.predict_proba(X))
-                uncertainty.append(model.uncertainty(X))
-            bar.update(block.shape[0])
+    for X in _model_inputs(model, source, "Predicting", progress):
+        labels.append(model.predict(X))
+        if proba:
+            probabilities.append(model.predict_proba(X))
+            uncertainty.append(model.uncertainty(X))
     table = pd.DataFrame({"component": np.concatenate(labels).astype(np.int64)})
     if proba:
         resp = np.concatenate(probabilities)
@@ -118,25 +114,32 @@ def score_table(
     """
     import pandas as pd
 
-    check_features(model, source)
+    if contamination is not None and not 0 < contamination <= 0.5:
+        raise InputError(f"contamination must be in (0, 0.5]; got {contamination!r}.")
     detector = contamination is None and hasattr(model, "offset_")
     densities, flags = [], []
-    with rows_bar(source.n_rows, "Scoring", progress) as bar:
-        for block in data_blocks(source):
-            X = model_input(model, block)
-            densities.append(model.score_samples(X))
-            if detector:
-                flags.append(np.asarray(model.predict(X)) == -1)
-            bar.update(block.shape[0])
+    for X in _model_inputs(model, source, "Scoring", progress):
+        densities.append(model.score_samples(X))
+        if detector:
+            flags.append(np.asarray(model.predict(X)) == -1)
     log_density = np.concatenate(densities).astype(np.float64, copy=False)
     table = pd.DataFrame({"log_density": log_density})
     if contamination is not None:
-        if not 0 < contamination <= 0.5:
-            raise InputError(f"contamination must be in (0, 0.5]; got {contamination!r}.")
         table["outlier"] = log_density < np.quantile(log_density, contamination)
     elif detector:
         table["outlier"] = np.concatenate(flags)
     return table
+
+
+def _model_inputs(
+    model: Any, source: DataSource, action: str, progress: bool | None
+) -> Iterator[Any]:
+    """DATA block by block as the model's input, counted on a progress bar of rows."""
+    check_features(model, source)
+    with rows_bar(source.n_rows, action, progress) as bar:
+        for block in data_blocks(source):
+            yield model_input(model, block)
+            bar.update(block.shape[0])
 
 
 def _free_name(name: str, taken: Sequence[str]) -> str:
